@@ -1,0 +1,133 @@
+"""The indexing pipeline: reader -> decode workers -> batched encoder -> results.
+
+Decoding runs in a pool of worker processes while the model runs in this one, so on a machine
+where both share the cores neither waits for the other. At most ``prefetch`` decodes are in
+flight, which bounds memory however far decoding runs ahead of the model. Results come back in
+completion order: the caller writes them (catalog, thumbnails, vector store) as they arrive.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+from daguerre.indexer.decode import Decoded, DecodeError, DecodeOptions, decode_file
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """A file decoded and embedded. ``decoded.pixels`` is dropped to free memory."""
+
+    decoded: Decoded
+    embedding: np.ndarray  # float32 (dim,), L2-normalised
+
+    @property
+    def path(self) -> str:
+        return self.decoded.path
+
+
+@dataclass(frozen=True)
+class Failed:
+    path: str
+    reason: str
+
+
+def _decode_or_reason(path: str, options: DecodeOptions) -> Decoded | Failed:
+    try:
+        return decode_file(path, options)
+    except DecodeError as exc:
+        return Failed(path, str(exc))
+    except Exception as exc:  # noqa: BLE001 - one bad file must never abort a batch
+        return Failed(path, f"unexpected error: {type(exc).__name__}: {exc}")
+
+
+def _worker_init() -> None:
+    # Decoders are single-threaded by design; keep any BLAS/OpenMP users in them the same.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class DecodePool:
+    """A pool of decode processes that lives for one indexing run (or longer, if reused)."""
+
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = workers or default_workers()
+        # spawn, not fork: the parent holds torch's thread pools, which do not survive fork.
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init)
+
+    def map(self, paths: Iterable[str], options: DecodeOptions,
+            prefetch: int) -> Iterator[Decoded | Failed]:
+        """Decode ``paths`` with at most ``prefetch`` in flight; yields in completion order."""
+        pending: deque[Future] = deque()
+        it = iter(paths)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < prefetch:
+                try:
+                    path = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.append(self._executor.submit(_decode_or_reason, path, options))
+            if not pending:
+                return
+            # The oldest first keeps order roughly stable without head-of-line stalls mattering:
+            # decodes of similar files finish in about the order they started.
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> DecodePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def embed_files(
+    paths: Iterable[str],
+    encode: Callable[[list[np.ndarray]], np.ndarray],
+    options: DecodeOptions,
+    *,
+    batch_size: int = 32,
+    pool: DecodePool | None = None,
+    workers: int = 0,
+) -> Iterator[Embedded | Failed]:
+    """Decode ``paths`` in parallel and embed them in batches with ``encode`` (model pixels ->
+    float32 embeddings). Yields one :class:`Embedded` or :class:`Failed` per path."""
+    own_pool = pool is None
+    pool = pool or DecodePool(workers)
+    batch: list[Decoded] = []
+
+    def flush() -> Iterator[Embedded]:
+        vectors = encode([d.pixels for d in batch])
+        for d, v in zip(batch, vectors, strict=True):
+            yield Embedded(replace(d, pixels=None), v)
+        batch.clear()
+
+    try:
+        # Enough in flight to keep every worker busy through a whole model batch.
+        prefetch = max(2 * batch_size, 4 * pool.workers)
+        for item in pool.map(paths, options, prefetch):
+            if isinstance(item, Failed):
+                yield item
+                continue
+            batch.append(item)
+            if len(batch) >= batch_size:
+                yield from flush()
+        if batch:
+            yield from flush()
+    finally:
+        if own_pool:
+            pool.close()

@@ -1,0 +1,269 @@
+"""The catalog's tables (SQLAlchemy 2.x declarative models).
+
+No torch, no Flask here: the catalog is imported by the CLI, the web process and the workers alike.
+Every change to these classes needs an Alembic revision in ``migrations/versions`` (a test runs
+``alembic check`` to catch drift).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names, so Alembic migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class ImageStatus(enum.StrEnum):
+    ACTIVE = "active"
+    MISSING = "missing"  # the file vanished from its library; its vector left the store
+    DELETED = "deleted"
+    DUPLICATE = "duplicate"  # resolved into a keeper by `daguerre duplicates resolve`
+
+
+class ImageOrigin(enum.StrEnum):
+    LIBRARY = "library"
+    UPLOAD = "upload"
+    GENERATED = "generated"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def finished(self) -> bool:
+        return self in {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
+
+
+class TagSource(enum.StrEnum):
+    USER = "user"
+    MODEL = "model"
+
+
+class ReviewState(enum.StrEnum):
+    UNREVIEWED = "unreviewed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings (native_enum=False) so adding a member needs no ALTER TYPE.
+    return Enum(cls, name=name, native_enum=False, length=16,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class Library(Base):
+    """A read-only root folder of photos. Originals under it are never modified."""
+
+    __tablename__ = "libraries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    root: Mapped[str] = mapped_column(String(4096), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_indexed_at: Mapped[datetime | None]
+
+    images: Mapped[list[Image]] = relationship(back_populates="library")
+
+
+class Image(Base):
+    """One image file: in a library, uploaded, or generated. ``path`` is relative to the library
+    root for library images and relative to the data directory otherwise."""
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("library_id", "path", name="uq_images_library_path"),
+        Index("ix_images_sha256", "sha256"),
+        Index("ix_images_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    library_id: Mapped[int | None] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(4096))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(16))
+    captured_at: Mapped[datetime | None]
+    phash: Mapped[str | None] = mapped_column(String(16))  # 64-bit DCT hash, hex
+    thumbnail: Mapped[str | None] = mapped_column(String(4096))  # relative to the data directory
+    status: Mapped[ImageStatus] = mapped_column(_enum(ImageStatus, "image_status"),
+                                                default=ImageStatus.ACTIVE)
+    origin: Mapped[ImageOrigin] = mapped_column(_enum(ImageOrigin, "image_origin"),
+                                                default=ImageOrigin.LIBRARY)
+    rating: Mapped[int | None] = mapped_column(Integer)  # 0..5
+    review_state: Mapped[ReviewState] = mapped_column(_enum(ReviewState, "review_state"),
+                                                      default=ReviewState.UNREVIEWED)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    library: Mapped[Library | None] = relationship(back_populates="images")
+    embeddings: Mapped[list[ImageEmbedding]] = relationship(
+        back_populates="image", cascade="all, delete-orphan")
+    tags: Mapped[list[ImageTag]] = relationship(back_populates="image",
+                                                cascade="all, delete-orphan")
+
+
+class ImageEmbedding(Base):
+    """Which model embedded which image, from which content (the vector lives in that model's
+    store under the image id)."""
+
+    __tablename__ = "image_embeddings"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    model_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="embeddings")
+
+
+class IndexFailure(Base):
+    """A file that could not be indexed, with the reason. Replaced on every scan of its library."""
+
+    __tablename__ = "index_failures"
+    __table_args__ = (UniqueConstraint("library_id", "path", name="uq_index_failures_library_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(4096))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class ImageTag(Base):
+    """A tag on an image, set by a person (``user``) or a model (``model``, with its score)."""
+
+    __tablename__ = "image_tags"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    source: Mapped[TagSource] = mapped_column(_enum(TagSource, "tag_source"), primary_key=True)
+    score: Mapped[float | None] = mapped_column(Float)
+    model_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    image: Mapped[Image] = relationship(back_populates="tags")
+    tag: Mapped[Tag] = relationship()
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CollectionImage(Base):
+    __tablename__ = "collection_images"
+
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"),
+                                               primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """The truth about a unit of asynchronous work. Celery carries only ``id``."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"),
+                                              default=JobStatus.QUEUED)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None]
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retried_from: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enqueued_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Lineage(Base):
+    """Which job made which image from which parents, with the operation's full parameters."""
+
+    __tablename__ = "lineage"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    operation: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """An API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,93 @@
+"""`daguerre index`: bring libraries' catalog entries and vectors up to date."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from daguerre.platform.cli import get_context
+
+COUNT_KEYS = ("added", "updated", "unchanged", "moved", "missing", "failed")
+
+
+class _Progress:
+    """A tqdm bar (count, rate, ETA) on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool, label: str) -> None:
+        self.enabled, self.label, self.bar = enabled, label, None
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.label, unit="img", file=sys.stderr,
+                            dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def combine(summaries: list[dict]) -> dict:
+    out = {k: sum(s[k] for s in summaries) for k in COUNT_KEYS}
+    out["failures"] = [f for s in summaries for f in s["failures"]]
+    out["libraries"] = summaries
+    return out
+
+
+@click.command("index")
+@click.argument("library", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--rebuild", is_flag=True,
+              help="Rebuild the vector index from the stored embeddings (no re-encoding).")
+@click.pass_context
+def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool) -> None:
+    """Index LIBRARY (a name or id; default: every library).
+
+    Incremental: unchanged files are skipped, changed files re-embedded, moved files keep their
+    id, vanished files are marked missing. Unreadable files are reported and skipped.
+    """
+    from daguerre.platform.cli.library import list_libraries
+    from daguerre.platform.errors import UserError
+    from daguerre.platform.indexing import IndexingError, get_library, index_library
+
+    app = get_context(ctx)
+    try:
+        names = [get_library(app, library).name] if library else \
+            [r["name"] for r in list_libraries(app)]
+    except IndexingError as exc:
+        raise UserError(str(exc)) from None
+    if not names:
+        raise UserError("no libraries to index: add one with `daguerre library add PATH`")
+    summaries = []
+    for name in names:
+        bar = _Progress(sys.stderr.isatty() and not as_json, name)
+        try:
+            summaries.append(index_library(app, name, progress=bar).as_dict())
+        except IndexingError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            bar.close()
+    if rebuild:
+        store = app.store()
+        with store.edit() as st:
+            st.rebuild()
+        if not as_json:
+            click.echo(f"rebuilt vector index: {len(store)} vectors, {store.index_type}")
+    result = combine(summaries)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for s in summaries:
+        counts = ", ".join(f"{s[k]} {k}" for k in COUNT_KEYS)
+        click.echo(f"{s['library']}: {counts} ({s['seconds']:.1f} s)")
+        for f in s["failures"]:
+            click.echo(f"  failed: {f['path']}: {f['reason']}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(index)

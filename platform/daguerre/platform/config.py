@@ -1,0 +1,163 @@
+"""Configuration, read in one place.
+
+Every setting has a key (``home``, ``database_url`` …). It is taken, in order of precedence, from the
+environment variable ``DAGUERRE_<KEY>``, then from an optional TOML file, then from the default
+below. The TOML file is the one named by ``DAGUERRE_CONFIG``, or ``daguerre.toml`` in the data
+directory when that exists; its keys are the lower-case keys (``clip_model = "ViT-B-32"``).
+
+Nothing here runs at import time: callers build a :class:`Settings` with :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+ENV_PREFIX = "DAGUERRE_"
+
+# The documented default for photo libraries: OpenAI's architecture trained on LAION-2B, the
+# usual choice of rclip and clip-retrieval (good zero-shot accuracy, 512-d, fast on CPU).
+DEFAULT_CLIP_MODEL = "ViT-B-32"
+DEFAULT_CLIP_WEIGHTS = "laion2b_s34b_b79k"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Daguerre cannot use; the message names the setting."""
+
+
+def _default_home() -> str:
+    return platformdirs.user_data_dir("daguerre", appauthor=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Daguerre reads. Field names are the keys; see the module docstring."""
+
+    home: Path = field(default_factory=lambda: Path(_default_home()))
+    database_url: str = ""  # empty: SQLite file in ``home``
+    clip_model: str = DEFAULT_CLIP_MODEL
+    clip_weights: str = DEFAULT_CLIP_WEIGHTS
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    broker_url: str = ""  # empty: kombu filesystem transport in ``home``
+    batch_size: int = 32
+    decode_workers: int = 0  # 0: one per core
+    draft_decode: bool = True
+    thumbnail_size: int = 256
+    max_image_pixels: int = 89_478_485  # Pillow's decompression-bomb limit
+    max_upload_bytes: int = 64 * 1024 * 1024
+    job_lease_seconds: int = 60
+    task_soft_time_limit: int = 6 * 3600
+    task_hard_time_limit: int = 6 * 3600 + 600
+    web_host: str = "127.0.0.1"
+    web_port: int = 8420
+
+    # -- derived paths ---------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'catalog.sqlite3'}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.home / "thumbnails"
+
+    @property
+    def vectors_dir(self) -> Path:
+        return self.home / "vectors"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.home / "broker"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory and its sub-folders (an edge effect: call it from commands)."""
+        for path in (self.home, self.thumbnails_dir, self.vectors_dir, self.outputs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return replace(self, **{k: _coerce(k, v) for k, v in values.items()})
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+ENV_KEYS = frozenset(ENV_PREFIX + name.upper() for name in _FIELDS) | {ENV_PREFIX + "CONFIG"}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key not in _FIELDS:
+        raise ConfigError(f"unknown setting {key!r}")
+    default = _FIELDS[key].default
+    if key == "home":
+        return Path(value).expanduser()
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+    except (TypeError, ValueError):
+        kind = "true or false" if isinstance(default, bool) else "an integer"
+        raise ConfigError(
+            f"{ENV_PREFIX}{key.upper()} must be {kind}, got {value!r}"
+        ) from None
+    return str(value)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, config_file: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the settings from ``env`` (default: ``os.environ``), a TOML file and ``overrides``."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+
+    home = env.get(ENV_PREFIX + "HOME") or overrides.get("home")
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path is None:
+        candidate = Path(home or _default_home()).expanduser() / "daguerre.toml"
+        path = candidate if candidate.is_file() else None
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        for key, value in data.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"config file {path}: unknown key {key!r}")
+            values[key] = _coerce(key, value)
+
+    for name in _FIELDS:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw not in (None, ""):
+            values[name] = _coerce(name, raw)
+    for key, value in overrides.items():
+        if value is not None:
+            values[key] = _coerce(key, value)
+
+    settings = Settings(**values)
+    if settings.device not in {"auto", "cpu", "cuda"} and not settings.device.startswith("cuda:"):
+        raise ConfigError(f"DAGUERRE_DEVICE must be auto, cpu, cuda or cuda:N, got {settings.device!r}")
+    return settings

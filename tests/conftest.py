@@ -1,0 +1,52 @@
+"""Fixtures shared by every test package. Nothing here downloads anything."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.support.tiny_clip import write_tiny_clip
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # No test may reach a model hub: a download attempt must fail fast, as offline users see it.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(config JSON, weights file) of a tiny random open_clip model."""
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture()
+def clip_env(tiny_clip: tuple[Path, Path], tmp_path: Path,
+             monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment that points Daguerre at a fresh data directory and the tiny model, the way a
+    user configures it."""
+    cfg, weights = tiny_clip
+    env = {
+        "DAGUERRE_HOME": str(tmp_path / "home"),
+        "DAGUERRE_CLIP_MODEL": str(cfg),
+        "DAGUERRE_CLIP_WEIGHTS": str(weights),
+        "DAGUERRE_DEVICE": "cpu",
+    }
+    for key in ("DAGUERRE_DATABASE_URL", "DAGUERRE_BROKER_URL", "DAGUERRE_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def require_service(name: str, reachable: bool) -> None:
+    """Skip a test whose server is down on a laptop; fail it in CI, where .ci/run starts it."""
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable, and CI must provide it")
+    pytest.skip(f"{name} is not running")
