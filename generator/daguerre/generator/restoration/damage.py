@@ -1,0 +1,123 @@
+"""Damage detection: scratches, dust and small tears in a scanned print, as a uint8 mask.
+
+Defects are thin or small features much brighter or darker than their surroundings. A morphological
+top-hat (bright) and black-hat (dark) on the luminance isolates features narrower than the
+structuring element; thresholds are set from the image's own noise level (a robust MAD estimate),
+and connected components are then kept only when they look like damage: long and thin (scratches,
+tears) or small and compact with strong contrast (dust). Texture such as hair or foliage makes
+wide, irregular components with moderate contrast and is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    max_width: int = 5           # widest scratch or dust speck (px); the top-hat disc is wider
+    scratch_length: int = 51     # a scratch is straight enough over this many pixels
+    angles: int = 16             # orientations tried for the line opening
+    scratch_threshold: float = 4.0   # line response threshold, in robust noise sigmas
+    dust_threshold: float = 8.0      # dust response threshold, in robust noise sigmas
+    min_contrast: float = 30.0   # grey levels above the surroundings, whatever the noise
+    dust_area: int = 80          # compact components up to this area (px) are dust
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).astype(np.float32)
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    med = float(np.median(values))
+    return max(1.4826 * float(np.median(np.abs(values - med))), 0.5)
+
+
+def _line_kernel(length: int, angle: float) -> np.ndarray:
+    import cv2
+
+    k = np.zeros((length, length), np.uint8)
+    c = (length - 1) / 2
+    dx, dy = np.cos(angle) * c, np.sin(angle) * c
+    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1, 1)
+    return k
+
+
+def line_response(response: np.ndarray, length: int, angles: int) -> np.ndarray:
+    """Max over orientations of a morphological opening by a line segment.
+
+    An opening by a segment keeps only the parts of the (top-hat) response that extend at least
+    ``length`` pixels in that direction: scratches survive, dust and short texture do not.
+    """
+    import cv2
+
+    out = np.zeros_like(response)
+    for a in range(angles):
+        kernel = _line_kernel(length, np.pi * a / angles)
+        np.maximum(out, cv2.morphologyEx(response, cv2.MORPH_OPEN, kernel), out=out)
+    return out
+
+
+def detect_damage(rgb: np.ndarray, settings: DetectorSettings | None = None) -> np.ndarray:
+    """A uint8 mask (255 = damaged) of the scratches and dust in an RGB uint8 image."""
+    import cv2
+
+    s = settings or DetectorSettings()
+    lum = luminance(rgb)
+    # A light blur: sensor noise and JPEG blocking would otherwise light up the top-hat, and a
+    # median would erase one-pixel scratches.
+    lum = cv2.GaussianBlur(lum, (3, 3), 0.6)
+    size = 2 * s.max_width + 3
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    mask = np.zeros(lum.shape, bool)
+    for op in (cv2.MORPH_TOPHAT, cv2.MORPH_BLACKHAT):
+        response = cv2.morphologyEx(lum, op, disc)
+        sigma = _robust_sigma(response)
+        lines = line_response(response, s.scratch_length, s.angles)
+        scratch = lines > max(s.scratch_threshold * sigma, s.min_contrast)
+        # Grow the scratch core back to the full width the top-hat sees next to it.
+        near = cv2.dilate(scratch.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        scratch |= near & (response > max(0.5 * s.scratch_threshold * sigma, 0.5 * s.min_contrast))
+        mask |= scratch
+        mask |= _dust(response > max(s.dust_threshold * sigma, s.min_contrast * 1.5), s)
+    return mask.astype(np.uint8) * 255
+
+
+def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Dilate a mask by ``pixels``: inpainting needs a margin over antialiased edges and JPEG ringing."""
+    import cv2
+
+    if pixels <= 0:
+        return mask
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(mask, k)
+
+
+def _dust(candidates: np.ndarray, s: DetectorSettings) -> np.ndarray:
+    """Small compact components: specks of dust, pinholes, flecks of emulsion."""
+    import cv2
+
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(candidates.astype(np.uint8), connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
+    extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    keep = (area <= s.dust_area) & (extent <= 2 * s.max_width + 3)
+    keep[0] = False
+    return keep[labels]
+
+
+def check_user_mask(mask: object, size: tuple[int, int], name: str = "mask") -> np.ndarray:
+    """A user mask as uint8 0/255 of the image's ``(width, height)``; InvalidArgument otherwise."""
+    from PIL import Image
+
+    from ..errors import InvalidArgument
+    from ..request import check_mask
+
+    check_mask(name, mask, size)
+    arr = np.asarray(mask.convert("L")) if isinstance(mask, Image.Image) else np.asarray(mask)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    if not np.issubdtype(arr.dtype, np.number):
+        raise InvalidArgument(name, str(arr.dtype), "mask must hold numbers")
+    return np.where(arr > 127 if arr.max() > 1 else arr > 0, 255, 0).astype(np.uint8)
