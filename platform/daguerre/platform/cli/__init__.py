@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.index",
     "daguerre.platform.cli.search",
     "daguerre.platform.cli.models",
+    "daguerre.platform.cli.tokens",
 )
 
 
