@@ -1,0 +1,22 @@
+"""The JSON API, version 1, under ``/api/v1``: one blueprint per resource, nested in ``api``.
+
+Every endpoint but the OpenAPI document needs a token (see :mod:`daguerre.platform.web.auth`);
+errors are JSON (see :mod:`daguerre.platform.web.errors`). ``openapi.py`` documents each route.
+"""
+
+from __future__ import annotations
+
+from daguerre.platform.web import auth
+from flask import Blueprint, Flask
+
+PREFIX = "/api/v1"
+
+
+def init_app(app: Flask) -> None:
+    from daguerre.platform.web.api import images, jobs, libraries, search, tags
+
+    api = Blueprint("api", __name__, url_prefix=PREFIX)
+    api.before_request(auth.check_request)
+    for module in (libraries, images, search, jobs, tags):
+        module.init_app(api)
+    app.register_blueprint(api)

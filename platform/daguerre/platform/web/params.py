@@ -1,0 +1,155 @@
+"""Reading request parameters at the edge, with errors that name the field and its value.
+
+Query strings and JSON bodies go through the same checks: :class:`Params` wraps either a
+``MultiDict`` (query string, form) or a JSON object, so an endpoint that takes both (``GET`` and
+``POST /search``) validates them once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from daguerre.platform.web.errors import ApiError
+from flask import request
+
+MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000
+MAX_ID = 2**63 - 1
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object; 400 when the body is missing, not JSON or not an object."""
+    if not request.is_json:
+        raise ApiError("request body must be JSON (Content-Type: application/json)", field="body",
+                       status=415)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError("request body must be a JSON object", field="body")
+    return data
+
+
+class Params:
+    """Typed access to one request's parameters, from a query string/form or a JSON object."""
+
+    def __init__(self, source: Mapping[str, Any], *, from_json: bool = False) -> None:
+        self.source = source
+        self.from_json = from_json
+
+    @classmethod
+    def from_args(cls) -> Params:
+        return cls(request.args)
+
+    def raw(self, name: str) -> Any:
+        value = self.source.get(name)
+        if isinstance(value, str) and not self.from_json:
+            value = value.strip()
+            if value == "":
+                return None
+        return value
+
+    def string(self, name: str, *, required: bool = False, max_len: int = 2000) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            if required:
+                raise ApiError(f"{name} is required", field=name)
+            return None
+        if not isinstance(value, str):
+            raise ApiError(f"{name} must be a string, got {_show(value)}", field=name)
+        if "\x00" in value:
+            raise ApiError(f"{name} must not contain NUL characters", field=name)
+        if len(value) > max_len:
+            raise ApiError(f"{name} must be at most {max_len} characters, got {len(value)}",
+                           field=name)
+        if required and not value.strip():
+            raise ApiError(f"{name} must not be empty", field=name)
+        return value
+
+    def integer(self, name: str, *, default: int | None = None, minimum: int | None = None,
+                maximum: int | None = None) -> int | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            raise ApiError(f"{name} must be an integer, got {_show(value)}", field=name)
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str):
+            try:
+                number = int(value, 10)
+            except ValueError:
+                raise ApiError(f"{name} must be an integer, got {_show(value)}",
+                               field=name) from None
+        else:
+            raise ApiError(f"{name} must be an integer, got {_show(value)}", field=name)
+        if minimum is not None and number < minimum:
+            raise ApiError(f"{name} must be at least {minimum}, got {number}", field=name)
+        if maximum is not None and number > maximum:
+            raise ApiError(f"{name} must be at most {maximum}, got {number}", field=name)
+        return number
+
+    def number(self, name: str, *, default: float | None = None, minimum: float | None = None,
+               maximum: float | None = None) -> float | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ApiError(f"{name} must be a number, got {_show(value)}", field=name)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ApiError(f"{name} must be a number, got {_show(value)}", field=name) from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ApiError(f"{name} must be a finite number, got {_show(value)}", field=name)
+        if minimum is not None and number < minimum:
+            raise ApiError(f"{name} must be at least {minimum}, got {number}", field=name)
+        if maximum is not None and number > maximum:
+            raise ApiError(f"{name} must be at most {maximum}, got {number}", field=name)
+        return number
+
+    def choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
+        value = self.string(name, max_len=64)
+        if value is None:
+            return None
+        if value not in choices:
+            raise ApiError(f"{name} must be one of {', '.join(choices)}; got {_show(value)}",
+                           field=name)
+        return value
+
+    def date(self, name: str, *, end: bool = False) -> datetime | None:
+        """An ISO date (``2024-05-01``) or date-time; a bare date at the end of a range means
+        the end of that day."""
+        value = self.string(name, max_len=64)
+        if value is None:
+            return None
+        try:
+            if len(value) == 10:
+                d = date.fromisoformat(value)
+                dt = datetime(d.year, d.month, d.day, tzinfo=UTC)
+                if end:
+                    dt = dt.replace(hour=23, minute=59, second=59, microsecond=999999)
+                return dt
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            raise ApiError(f"{name} must be an ISO date like 2024-05-31, got {_show(value)}",
+                           field=name) from None
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+    def page(self, *, default_limit: int = 50) -> tuple[int, int]:
+        limit = self.integer("limit", default=default_limit, minimum=1, maximum=MAX_LIMIT)
+        offset = self.integer("offset", default=0, minimum=0, maximum=MAX_OFFSET)
+        return int(limit or default_limit), int(offset or 0)
+
+    def object(self, name: str, *, default: dict | None = None) -> dict[str, Any]:
+        value = self.raw(name)
+        if value is None:
+            return dict(default or {})
+        if not isinstance(value, dict):
+            raise ApiError(f"{name} must be a JSON object, got {_show(value)}", field=name)
+        return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

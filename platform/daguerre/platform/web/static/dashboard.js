@@ -1,0 +1,259 @@
+// The Daguerre dashboard: plain modules, no build step. Everything goes through the JSON API with
+// the token kept in localStorage; jobs are polled while any of them is still queued or running.
+
+const API = document.body.dataset.api;
+const TOKEN_KEY = "daguerre.token";
+const POLL_MS = 1500;
+
+const $ = (sel) => document.querySelector(sel);
+const token = () => localStorage.getItem(TOKEN_KEY) || "";
+
+function notice(text, isError = false) {
+  const el = $("#notice");
+  el.textContent = text;
+  el.hidden = !text;
+  el.classList.toggle("error", isError);
+}
+
+async function api(path, { method = "GET", body, form } = {}) {
+  const headers = { Authorization: `Bearer ${token()}` };
+  let payload;
+  if (form) {
+    payload = form;
+  } else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const resp = await fetch(API + path, { method, headers, body: payload });
+  const data = await resp.json().catch(() => ({ error: `HTTP ${resp.status}` }));
+  if (!resp.ok) {
+    const err = new Error(data.error || `HTTP ${resp.status}`);
+    err.status = resp.status;
+    throw err;
+  }
+  return data;
+}
+
+function withToken(url) {
+  return `${url}?token=${encodeURIComponent(token())}`;
+}
+
+function cell(row, text) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  row.append(td);
+  return td;
+}
+
+function button(label, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// ---- libraries ---------------------------------------------------------------------------
+
+async function loadLibraries() {
+  const { items } = await api("/libraries");
+  const body = $("#libraries tbody");
+  body.replaceChildren();
+  const select = $("#library-filter");
+  select.replaceChildren(new Option("all libraries", ""));
+  for (const lib of items) {
+    const tr = document.createElement("tr");
+    cell(tr, lib.name);
+    cell(tr, lib.images);
+    cell(tr, lib.last_indexed_at ? new Date(lib.last_indexed_at).toLocaleString() : "never");
+    cell(tr, lib.root);
+    cell(tr, "").append(button("Scan", () => scan(lib)));
+    body.append(tr);
+    select.append(new Option(lib.name, lib.id));
+  }
+}
+
+async function scan(lib) {
+  try {
+    const job = await api(`/libraries/${lib.id}/scan`, { method: "POST" });
+    notice(`Indexing ${lib.name}: job #${job.id} queued`);
+    await loadJobs();
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+$("#library-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const data = Object.fromEntries(new FormData(ev.target));
+  if (!data.name) delete data.name;
+  try {
+    const lib = await api("/libraries", { method: "POST", body: data });
+    notice(`Added library ${lib.name}`);
+    ev.target.reset();
+    await loadLibraries();
+  } catch (err) {
+    notice(err.message, true);
+  }
+});
+
+// ---- search ------------------------------------------------------------------------------
+
+function showResults(items) {
+  const grid = $("#results");
+  grid.replaceChildren();
+  if (!items.length) {
+    grid.textContent = "No results.";
+    return;
+  }
+  for (const hit of items) {
+    const fig = document.createElement("figure");
+    const link = document.createElement("a");
+    link.href = withToken(hit.original_url);
+    link.target = "_blank";
+    link.rel = "noopener";
+    const img = document.createElement("img");
+    img.src = withToken(hit.thumbnail_url);
+    img.alt = hit.path || `image ${hit.id}`;
+    img.loading = "lazy";
+    link.append(img);
+    const cap = document.createElement("figcaption");
+    cap.textContent = `#${hit.id} · ${hit.score.toFixed(3)}`;
+    cap.title = hit.path || "";
+    fig.append(link, cap);
+    grid.append(fig);
+  }
+}
+
+$("#search-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData(ev.target)) if (v) params.set(k, v);
+  try {
+    const data = await api(`/search?${params}`);
+    showResults(data.items);
+    notice("");
+  } catch (err) {
+    notice(err.message, true);
+  }
+});
+
+$("#upload-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = new FormData(ev.target);
+  if (!form.get("image")?.size) {
+    notice("Choose an image first", true);
+    return;
+  }
+  form.set("limit", $("#search-form [name=limit]").value || "40");
+  try {
+    const data = await api("/search/image", { method: "POST", form });
+    showResults(data.items);
+    notice("");
+  } catch (err) {
+    notice(err.message, true);
+  }
+});
+
+// ---- jobs --------------------------------------------------------------------------------
+
+let pollTimer = null;
+
+function progressBar(p) {
+  const bar = document.createElement("progress");
+  if (p.total) {
+    bar.max = p.total;
+    bar.value = p.done;
+  }
+  return bar;
+}
+
+async function loadJobs() {
+  clearTimeout(pollTimer);
+  let items;
+  try {
+    ({ items } = await api("/jobs?limit=20"));
+  } catch (err) {
+    if (err.status === 503) {
+      $("#jobs tbody").replaceChildren();
+      return; // the job system is not running: nothing to poll
+    }
+    throw err;
+  }
+  const body = $("#jobs tbody");
+  body.replaceChildren();
+  let active = false;
+  for (const job of items) {
+    const p = job.progress || { done: 0, total: null };
+    active ||= job.status === "queued" || job.status === "running";
+    const tr = document.createElement("tr");
+    tr.className = job.status;
+    cell(tr, job.id);
+    cell(tr, job.kind);
+    cell(tr, job.status);
+    const td = cell(tr, "");
+    td.append(progressBar(p), ` ${p.done}${p.total ? ` / ${p.total}` : ""}`);
+    cell(tr, job.error || p.message || "");
+    const actions = cell(tr, "");
+    if (job.status === "queued" || job.status === "running") {
+      actions.append(button("Cancel", () => act(job, "cancel")));
+    } else if (job.status === "failed" || job.status === "canceled") {
+      actions.append(button("Retry", () => act(job, "retry")));
+    }
+    body.append(tr);
+  }
+  // Poll quickly while something moves, slowly otherwise (a job may arrive from the CLI).
+  pollTimer = setTimeout(() => refreshJobs(), active ? POLL_MS : POLL_MS * 6);
+}
+
+async function refreshJobs() {
+  try {
+    await loadJobs();
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+async function act(job, action) {
+  try {
+    await api(`/jobs/${job.id}/${action}`, { method: "POST" });
+    await loadJobs();
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+// ---- token and start-up ------------------------------------------------------------------
+
+async function start() {
+  if (!token()) {
+    notice("Paste an API token to begin (daguerre tokens create NAME).");
+    return;
+  }
+  try {
+    await loadLibraries();
+    await loadJobs();
+    notice("");
+  } catch (err) {
+    notice(err.status === 401 ? "That token was refused: create a new one." : err.message, true);
+  }
+}
+
+$("#token-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const value = $("#token").value.trim();
+  if (value) localStorage.setItem(TOKEN_KEY, value);
+  $("#token").value = "";
+  start();
+});
+
+$("#token-clear").addEventListener("click", () => {
+  localStorage.removeItem(TOKEN_KEY);
+  clearTimeout(pollTimer);
+  $("#libraries tbody").replaceChildren();
+  $("#jobs tbody").replaceChildren();
+  $("#results").replaceChildren();
+  notice("Token forgotten.");
+});
+
+start();
