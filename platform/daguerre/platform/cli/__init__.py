@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.search",
     "daguerre.platform.cli.models",
     "daguerre.platform.cli.tokens",
+    "daguerre.platform.cli.jobs",
 )
 
 

@@ -44,8 +44,11 @@ def combine(summaries: list[dict]) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--rebuild", is_flag=True,
               help="Rebuild the vector index from the stored embeddings (no re-encoding).")
+@click.option("--async", "run_async", is_flag=True,
+              help="Queue an index job per library for the workers and print the job ids.")
 @click.pass_context
-def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool) -> None:
+def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool,
+          run_async: bool) -> None:
     """Index LIBRARY (a name or id; default: every library).
 
     Incremental: unchanged files are skipped, changed files re-embedded, moved files keep their
@@ -63,6 +66,9 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool)
         raise UserError(str(exc)) from None
     if not names:
         raise UserError("no libraries to index: add one with `daguerre library add PATH`")
+    if run_async:
+        enqueue_index_jobs(app, names, as_json, rebuild)
+        return
     summaries = []
     for name in names:
         bar = _Progress(sys.stderr.isatty() and not as_json, name)
@@ -87,6 +93,21 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool)
         click.echo(f"{s['library']}: {counts} ({s['seconds']:.1f} s)")
         for f in s["failures"]:
             click.echo(f"  failed: {f['path']}: {f['reason']}")
+
+
+def enqueue_index_jobs(app, names: list[str], as_json: bool, rebuild: bool) -> None:  # noqa: ANN001
+    """`index --async`: one queued job per library; prints the ids (or the jobs as JSON)."""
+    from daguerre.platform.errors import UserError
+    from daguerre.platform.jobs.service import Jobs
+
+    if rebuild:
+        raise UserError("--rebuild runs inline; use it without --async")
+    created = [Jobs(app).create("index", {"library": name}) for name in names]
+    if as_json:
+        click.echo(json.dumps(created if len(created) > 1 else created[0]))
+        return
+    for job in created:
+        click.echo(job["id"])
 
 
 def register(group: click.Group) -> None:

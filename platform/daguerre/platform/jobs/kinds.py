@@ -1,0 +1,170 @@
+"""The built-in job kinds: index a library, embed images, classify, find duplicates, noop.
+
+Each is one function registered with :func:`~daguerre.platform.jobs.registry.job_kind`; heavy
+modules are imported inside the function, so importing this module stays cheap for the web
+process (which validates parameters) and the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from daguerre.platform.context import Context
+from daguerre.platform.errors import UserError
+from daguerre.platform.jobs.registry import CPU_QUEUE, GPU_QUEUE, JobCanceled, Param, job_kind
+from daguerre.platform.jobs.runner import JobHandle
+
+MAX_IMAGE_IDS = 100_000
+
+
+# -- index ------------------------------------------------------------------------------------
+def _check_library(ctx: Context, params: dict[str, Any]) -> None:
+    from daguerre.platform.indexing import IndexingError, get_library
+
+    try:
+        lib = get_library(ctx, params["library"])
+    except IndexingError as exc:
+        raise UserError(f"params.library: {exc}") from None
+    params["library"] = lib.name
+
+
+@job_kind("index", queue=GPU_QUEUE, check=_check_library,
+          params={"library": Param((str, int), required=True,
+                                   help="name or id of the library to index")})
+def run_index(ctx: Context, handle: JobHandle) -> dict[str, Any]:
+    """Index one library: scan, embed what changed, mark what vanished (incremental)."""
+    from daguerre.platform.indexing import index_library
+
+    summary = index_library(ctx, handle.params["library"], progress=handle.progress,
+                            should_cancel=handle.should_cancel)
+    return summary.as_dict()
+
+
+# -- embed ------------------------------------------------------------------------------------
+def _image_path(ctx: Context, image: Any, roots: dict[int, str]) -> Path:
+    if image.library_id is not None:
+        return Path(roots[image.library_id]) / image.path
+    return ctx.settings.home / image.path
+
+
+@job_kind("embed", queue=GPU_QUEUE,
+          params={"image_ids": Param(list, required=True, item=int, min=1, max=MAX_IMAGE_IDS,
+                                     help="catalog ids of the images to (re-)embed")})
+def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
+    """(Re-)embed the listed images with the configured model into its vector store."""
+    import numpy as np
+    from daguerre.indexer.decode import DecodeOptions
+    from daguerre.indexer.pipeline import Embedded, embed_files
+    from daguerre.platform.catalog.models import (
+        Image,
+        ImageEmbedding,
+        ImageStatus,
+        Library,
+        utcnow,
+    )
+    from sqlalchemy import select
+
+    ids = sorted(set(handle.params["image_ids"]))
+    encoder = ctx.encoder()
+    store = ctx.store(encoder)
+    settings = ctx.settings
+    with ctx.catalog.session() as s:
+        roots = dict(s.execute(select(Library.id, Library.root)).all())
+        images = list(s.scalars(select(Image).where(Image.id.in_(ids),
+                                                    Image.status == ImageStatus.ACTIVE)))
+    by_path = {str(_image_path(ctx, im, roots)): im.id for im in images}
+    skipped = sorted(set(ids) - {im.id for im in images})
+    total = len(by_path)
+    handle.progress(0, total, f"{total} images to embed")
+    size = getattr(encoder.model.visual, "image_size", 224)
+    options = DecodeOptions(pixel_stage=encoder.pixel_stage,
+                            model_size=int(min(size) if isinstance(size, tuple | list) else size),
+                            draft=settings.draft_decode, thumbnail_size=settings.thumbnail_size,
+                            max_pixels=settings.max_image_pixels)
+    failed: list[dict[str, Any]] = []
+    pending: list[tuple[int, np.ndarray, str]] = []
+    done = embedded = 0
+
+    def flush() -> None:
+        nonlocal embedded
+        if not pending:
+            return
+        with store.edit() as st:  # vectors first, then the rows that say they exist
+            st.upsert(np.asarray([p[0] for p in pending], np.int64),
+                      np.stack([p[1] for p in pending]))
+        with ctx.catalog.session() as s:
+            for image_id, _vec, sha in pending:
+                row = s.get(ImageEmbedding, (image_id, encoder.key))
+                if row is None:
+                    s.add(ImageEmbedding(image_id=image_id, model_key=encoder.key, sha256=sha))
+                else:
+                    row.sha256, row.created_at = sha, utcnow()
+        embedded += len(pending)
+        pending.clear()
+
+    results = embed_files(list(by_path), encoder.encode_pixels, options,
+                          batch_size=settings.batch_size, workers=settings.decode_workers)
+    try:
+        for item in results:
+            done += 1
+            image_id = by_path[item.path]
+            if isinstance(item, Embedded):
+                pending.append((image_id, item.embedding, item.decoded.sha256))
+            else:
+                failed.append({"image_id": image_id, "reason": item.reason})
+            if len(pending) >= settings.batch_size:
+                flush()
+                handle.progress(done, total)
+                handle.check_canceled()
+    finally:
+        results.close()
+        flush()
+    handle.progress(done, total, "done")
+    return {"embedded": embedded, "failed": failed, "skipped": skipped}
+
+
+# -- classify and duplicates: services owned by tagging.py and duplicates.py ------------------
+@job_kind("classify", queue=GPU_QUEUE,
+          params={"labels": Param(list, item=str, min=1, max=10_000,
+                                  help="candidate labels (default: the configured vocabulary)"),
+                  "library": Param((str, int), help="only this library (default: all)"),
+                  "image_ids": Param(list, item=int, min=1, max=MAX_IMAGE_IDS,
+                                     help="only these images"),
+                  "threshold": Param(float, min=0.0, max=1.0,
+                                     help="lowest score that becomes a tag")})
+def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
+    """Tag images zero-shot with the CLIP model (model tags with scores)."""
+    from daguerre.platform import tagging
+
+    return tagging.classify_job(ctx, handle)
+
+
+@job_kind("duplicates", queue=CPU_QUEUE,
+          params={"library": Param((str, int), help="only this library (default: all)"),
+                  "threshold": Param(float, min=0.0, max=1.0,
+                                     help="similarity above which two images are duplicates")})
+def run_duplicates(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
+    """Find near-duplicate groups from stored vectors and perceptual hashes."""
+    from daguerre.platform import duplicates
+
+    return duplicates.duplicates_job(ctx, handle)
+
+
+# -- noop -------------------------------------------------------------------------------------
+@job_kind("noop", queue=CPU_QUEUE,
+          params={"sleep": Param(float, default=0.0, min=0.0, max=3600.0,
+                                 help="seconds to wait (checking for cancel every 0.1 s)"),
+                  "fail": Param(str, help="fail with this message instead of succeeding")})
+def run_noop(ctx: Context, handle: JobHandle) -> dict[str, Any]:
+    """Do nothing (optionally wait): measures job overhead and checks that workers run."""
+    seconds = float(handle.params.get("sleep", 0.0))
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if handle.should_cancel():
+            raise JobCanceled(f"noop job {handle.job_id} canceled")
+        time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+    if handle.params.get("fail"):
+        raise UserError(handle.params["fail"])
+    return {"slept": seconds}

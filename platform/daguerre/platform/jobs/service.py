@@ -1,0 +1,163 @@
+"""Jobs as the CLI and the JSON API see them: create, get, list, cancel, retry.
+
+``create`` validates the kind and its parameters, commits the row, and only then sends the
+message (a worker can never receive an id whose row it cannot read). If the broker is down the
+job is kept, marked unsent, and the next sweep of any worker sends it: nothing is lost.
+
+Cancel semantics: a queued job becomes ``canceled`` at once and never starts (its message, when
+it arrives, finds nothing to claim); a running job gets ``cancel_requested`` and its worker ends
+it ``canceled`` at the next batch; a finished job is returned unchanged (cancel is idempotent, so
+a double click is harmless). Only the named job's row is touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from daguerre.platform.catalog.models import Job, JobStatus, utcnow
+from daguerre.platform.context import Context
+from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.jobs.registry import get_kind
+from sqlalchemy import select, update
+
+log = logging.getLogger(__name__)
+
+STATUSES = tuple(s.value for s in JobStatus)
+MAX_LIST = 1000
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive datetimes; every stored time is UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    """The JSON form of a job (the CLI's ``--json`` and the API share it)."""
+    status = JobStatus(job.status)
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": status.value,
+        "progress": {"done": job.progress_done or 0, "total": job.progress_total,
+                     "message": job.message},
+        "params": job.params or {},
+        "error": job.error,
+        "result": job.result,
+        "cancel_requested": bool(job.cancel_requested),
+        "attempts": job.attempts or 0,
+        "worker": job.worker,
+        "retried_from": job.retried_from,
+        "created_at": _iso(job.created_at),
+        "enqueued_at": _iso(job.enqueued_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "finished": status.finished,
+    }
+
+
+Sender = Callable[[int, str], None]  # (job id, queue)
+
+
+class Jobs:
+    """The job service over one :class:`Context`. ``send`` replaces the broker (tests)."""
+
+    def __init__(self, ctx: Context, *, send: Sender | None = None) -> None:
+        self.ctx = ctx
+        self._send = send
+
+    def send(self, job_id: int, queue: str) -> None:
+        if self._send is not None:
+            self._send(job_id, queue)
+            return
+        from daguerre.platform.jobs.celery_app import send_job
+
+        send_job(self.ctx.settings, job_id, queue)
+
+    # -- commands ---------------------------------------------------------------------------
+    def create(self, kind: str, params: dict[str, Any] | None = None, *,
+               retried_from: int | None = None) -> dict[str, Any]:
+        """Validate, commit a queued job, then send its id to the workers."""
+        spec = get_kind(kind)
+        clean = spec.validate(self.ctx, params)
+        with self.ctx.catalog.session() as s:
+            job = Job(kind=spec.name, params=clean, status=JobStatus.QUEUED,
+                      retried_from=retried_from, enqueued_at=utcnow(), message="queued")
+            s.add(job)
+            s.flush()
+            job_id = job.id
+        try:
+            self.send(job_id, spec.queue)
+        except Exception as exc:  # noqa: BLE001 - keep the job; a worker's sweep sends it
+            log.warning("job %s: broker unavailable (%s); a worker will send it", job_id, exc)
+            with self.ctx.catalog.session() as s:
+                s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+                          .values(enqueued_at=None,
+                                  message=f"waiting for the broker: {exc}"[:2000])
+                          .execution_options(synchronize_session=False))
+        return self.get(job_id)
+
+    def get(self, job_id: int) -> dict[str, Any]:
+        with self.ctx.catalog.session() as s:
+            return job_to_dict(self._row(s, job_id))
+
+    def list(self, *, status: str | None = None, kind: str | None = None, limit: int = 50,
+             offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first."""
+        if status is not None and status not in STATUSES:
+            raise UserError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise UserError(f"limit must be an integer from 1 to {MAX_LIST}, got {limit!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise UserError(f"offset must be a non-negative integer, got {offset!r}")
+        query = select(Job).order_by(Job.id.desc()).limit(limit).offset(offset)
+        if status is not None:
+            query = query.where(Job.status == JobStatus(status))
+        if kind is not None:
+            query = query.where(Job.kind == kind)
+        with self.ctx.catalog.session() as s:
+            return [job_to_dict(j) for j in s.scalars(query)]
+
+    def cancel(self, job_id: int) -> dict[str, Any]:
+        """Cancel one job (see the module docstring); returns it as it is now."""
+        now = utcnow()
+        with self.ctx.catalog.session() as s:
+            self._row(s, job_id)
+            # queued -> canceled at once; the compare-and-set loses to a worker's claim.
+            done = s.execute(
+                update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+                .values(status=JobStatus.CANCELED, cancel_requested=True, finished_at=now,
+                        message="canceled before it started")
+                .execution_options(synchronize_session=False)).rowcount
+            if not done:
+                s.execute(
+                    update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+                    .values(cancel_requested=True, message="cancel requested")
+                    .execution_options(synchronize_session=False))
+        return self.get(job_id)
+
+    def retry(self, job_id: int) -> dict[str, Any]:
+        """A new job with the same kind and parameters, linked by ``retried_from``."""
+        with self.ctx.catalog.session() as s:
+            job = self._row(s, job_id)
+            status = JobStatus(job.status)
+            kind, params = job.kind, dict(job.params or {})
+        if status not in (JobStatus.FAILED, JobStatus.CANCELED):
+            raise UserError(f"job {job_id} is {status.value}: only failed or canceled jobs "
+                            "can be retried")
+        return self.create(kind, params, retried_from=job_id)
+
+    # -- helpers ----------------------------------------------------------------------------
+    @staticmethod
+    def _row(s: Any, job_id: int) -> Job:
+        if isinstance(job_id, bool) or not isinstance(job_id, int):
+            raise UserError(f"job id must be an integer, got {job_id!r}")
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id}")
+        return job

@@ -1,0 +1,114 @@
+"""The one Celery task, ``daguerre.run_job(job_id)``, and the worker's housekeeping.
+
+A worker process keeps one :class:`Context` (so a model is loaded once and reused by every job it
+runs), sweeps for abandoned jobs when it becomes ready and then periodically, and, when it is
+asked to shut down, stops the running job at its next batch and puts it back on the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from daguerre.platform.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from daguerre.platform.context import Context
+
+log = logging.getLogger(__name__)
+
+_stopping = threading.Event()  # set when this worker was asked to shut down
+_contexts: dict[int, Context] = {}  # per process id: a prefork child must not share its parent's
+
+
+def worker_context(settings: Settings | None = None) -> Context:
+    pid = os.getpid()
+    ctx = _contexts.get(pid)
+    if ctx is None:
+        from daguerre.platform.context import Context
+
+        ctx = _contexts[pid] = Context(settings or load_settings())
+    return ctx
+
+
+def queue_of(kind: str) -> str:
+    from daguerre.platform.jobs.registry import GPU_QUEUE, get_kind
+
+    try:
+        return get_kind(kind).queue
+    except Exception:  # noqa: BLE001 - a kind this process does not know: the GPU queue
+        return GPU_QUEUE
+
+
+class Sweeper(threading.Thread):
+    """Runs :func:`sweeper.sweep` at start and every ``sweep_interval`` seconds."""
+
+    def __init__(self, app: Celery, settings: Settings) -> None:
+        super().__init__(name="daguerre-sweeper", daemon=True)
+        self.app, self.settings = app, settings
+        self.stop_event = threading.Event()
+
+    def send(self, job_id: int, kind: str) -> None:
+        from daguerre.platform.jobs.celery_app import send_job
+
+        send_job(self.settings, job_id, queue_of(kind), app=self.app)
+
+    def run(self) -> None:
+        from daguerre.platform.catalog.db import Catalog
+        from daguerre.platform.jobs.sweeper import sweep, sweep_interval
+
+        catalog = Catalog(self.settings.effective_database_url)
+        lease_seconds = float(self.settings.job_lease_seconds)
+        try:
+            while True:
+                try:
+                    sweep(catalog, lease_seconds, self.send)
+                except Exception:  # noqa: BLE001 - keep sweeping through a database hiccup
+                    log.exception("sweep failed")
+                if self.stop_event.wait(sweep_interval(lease_seconds)):
+                    return
+        finally:
+            catalog.dispose()
+
+
+def register_worker(app: Celery, settings: Settings) -> None:
+    """Register ``run_job`` on ``app`` and the signal handlers of a worker process."""
+    from celery import signals
+
+    sweeper = Sweeper(app, settings)
+
+    @app.task(name="daguerre.run_job", bind=True, acks_late=True, reject_on_worker_lost=True,
+              ignore_result=True)
+    def run_job(self, job_id: int) -> str:  # noqa: ANN001 - bound Celery task
+        from daguerre.platform.jobs.runner import execute
+
+        worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+
+        def requeue(jid: int, kind: str) -> None:
+            sweeper.send(jid, kind)
+
+        return execute(worker_context(settings), int(job_id), worker,
+                       stopping=_stopping.is_set, requeue=requeue)
+
+    def on_ready(**_kw: object) -> None:
+        settings.ensure_dirs()
+        worker_context(settings).catalog  # noqa: B018 - migrate the schema before any job
+        if not sweeper.is_alive():
+            sweeper.start()
+
+    def on_shutting_down(**_kw: object) -> None:
+        _stopping.set()
+        sweeper.stop_event.set()
+
+    def on_process_init(**_kw: object) -> None:
+        _stopping.clear()  # a fresh prefork child; it gets its own Context on first use
+
+    signals.worker_ready.connect(on_ready, weak=False, dispatch_uid="daguerre-ready")
+    signals.worker_shutting_down.connect(on_shutting_down, weak=False,
+                                         dispatch_uid="daguerre-shutdown")
+    signals.worker_process_init.connect(on_process_init, weak=False,
+                                        dispatch_uid="daguerre-process-init")

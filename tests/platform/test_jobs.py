@@ -1,0 +1,246 @@
+"""The job service, leases, sweeper and runner in one process (no broker, no worker).
+
+The end-to-end behaviour with real worker processes is in test_jobs_worker.py; these pin down
+the compare-and-set rules that make it safe.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from daguerre.platform.catalog.models import Job, JobStatus, utcnow
+from daguerre.platform.config import load_settings
+from daguerre.platform.context import Context
+from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.jobs import lease, runner
+from daguerre.platform.jobs.registry import Param, get_kind, job_kind, load_kinds
+from daguerre.platform.jobs.runner import execute
+from daguerre.platform.jobs.service import Jobs
+from daguerre.platform.jobs.sweeper import MAX_ATTEMPTS, resend_after, sweep
+from sqlalchemy import update
+
+
+@pytest.fixture()
+def ctx(tmp_path):
+    c = Context(load_settings(env={"DAGUERRE_HOME": str(tmp_path / "home"),
+                                   "DAGUERRE_JOB_LEASE_SECONDS": "3"}))
+    yield c
+    c.close()
+
+
+class Outbox:
+    """Stands in for the broker: records (job id, queue)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+        self.down = False
+
+    def __call__(self, job_id: int, queue: str) -> None:
+        if self.down:
+            raise ConnectionError("broker unreachable")
+        self.sent.append((job_id, queue))
+
+
+@pytest.fixture()
+def outbox() -> Outbox:
+    return Outbox()
+
+
+@pytest.fixture()
+def jobs(ctx, outbox) -> Jobs:
+    return Jobs(ctx, send=outbox)
+
+
+def _set(ctx, job_id, **values) -> None:
+    with ctx.catalog.session() as s:
+        s.execute(update(Job).where(Job.id == job_id).values(**values))
+
+
+def test_builtin_kinds_are_registered_with_their_queues():
+    kinds = load_kinds()
+    assert {"index", "embed", "classify", "duplicates", "noop"} <= set(kinds)
+    assert kinds["index"].queue == "gpu" and kinds["noop"].queue == "cpu"
+
+
+def test_create_commits_then_sends_only_the_id(jobs, outbox):
+    job = jobs.create("noop", {"sleep": 1})
+    assert outbox.sent == [(job["id"], "cpu")]
+    assert job["status"] == "queued" and job["params"] == {"sleep": 1.0}
+    assert set(job) >= {"id", "kind", "status", "progress", "params", "error", "result",
+                        "created_at", "started_at", "finished_at", "worker", "retried_from"}
+    assert job["progress"] == {"done": 0, "total": None, "message": "queued"}
+    assert job["created_at"].endswith("+00:00")  # ISO 8601 with the UTC offset
+
+
+@pytest.mark.parametrize(("kind", "params", "named"), [
+    ("nope", {}, "kind"),
+    ("noop", {"sleep": "long"}, "params.sleep"),
+    ("noop", {"sleep": -1}, "params.sleep"),
+    ("noop", {"speed": 1}, "params.speed"),
+    ("index", {}, "params.library"),
+    ("index", {"library": "no-such-library"}, "params.library"),
+    ("embed", {"image_ids": []}, "params.image_ids"),
+    ("embed", {"image_ids": [1, "2"]}, "params.image_ids[1]"),
+    ("noop", ["sleep"], "params"),
+])
+def test_bad_kind_or_params_are_refused_naming_the_field(jobs, outbox, kind, params, named):
+    with pytest.raises(UserError) as err:
+        jobs.create(kind, params)
+    assert str(err.value).startswith(named)
+    assert outbox.sent == [] and jobs.list() == []
+
+
+def test_broker_down_keeps_the_job_and_a_sweep_sends_it(ctx, jobs, outbox):
+    outbox.down = True
+    job = jobs.create("noop", {})
+    assert job["status"] == "queued" and job["enqueued_at"] is None
+    assert "waiting for the broker" in job["progress"]["message"]
+    outbox.down = False
+    report = sweep(ctx.catalog, 3, lambda jid, kind: outbox(jid, get_kind(kind).queue))
+    assert report.resent == [job["id"]] and outbox.sent == [(job["id"], "cpu")]
+    assert jobs.get(job["id"])["enqueued_at"] is not None
+
+
+def test_get_list_filters_and_bad_arguments(jobs):
+    a = jobs.create("noop", {})
+    b = jobs.create("noop", {"sleep": 2})
+    jobs.cancel(a["id"])
+    assert [j["id"] for j in jobs.list()] == [b["id"], a["id"]]  # newest first
+    assert [j["id"] for j in jobs.list(status="canceled")] == [a["id"]]
+    assert [j["id"] for j in jobs.list(limit=1, offset=1)] == [a["id"]]
+    assert jobs.list(kind="index") == []
+    with pytest.raises(NotFound, match="no job with id 999"):
+        jobs.get(999)
+    with pytest.raises(UserError, match="^status"):
+        jobs.list(status="done")
+    with pytest.raises(UserError, match="^limit"):
+        jobs.list(limit=0)
+
+
+def test_claim_is_compare_and_set(ctx, jobs):
+    job_id = jobs.create("noop", {})["id"]
+    assert lease.claim(ctx.catalog, job_id, "w1", 3)
+    assert not lease.claim(ctx.catalog, job_id, "w2", 3)  # running under a live lease
+    _set(ctx, job_id, lease_expires_at=utcnow() - timedelta(seconds=1))
+    assert lease.claim(ctx.catalog, job_id, "w2", 3)  # lease expired: w2 takes it over
+    assert not lease.renew(ctx.catalog, job_id, "w1", 3)  # w1 learns it lost the job
+    assert not lease.finish(ctx.catalog, job_id, "w1", JobStatus.SUCCEEDED)
+    assert lease.finish(ctx.catalog, job_id, "w2", JobStatus.SUCCEEDED, result={"ok": 1})
+    assert not lease.claim(ctx.catalog, job_id, "w3", 3)  # finished: a late message is a no-op
+    job = jobs.get(job_id)
+    assert (job["status"], job["worker"], job["attempts"], job["result"]) == \
+        ("succeeded", "w2", 2, {"ok": 1})
+
+
+def test_cancel_queued_never_starts_and_touches_only_that_job(ctx, jobs):
+    a, b = jobs.create("noop", {})["id"], jobs.create("noop", {})["id"]
+    job = jobs.cancel(a)
+    assert job["status"] == "canceled" and job["finished_at"] is not None
+    assert execute(ctx, a, "w1") == "skipped"
+    assert jobs.get(a)["started_at"] is None
+    other = jobs.get(b)
+    assert other["status"] == "queued" and not other["cancel_requested"]
+
+
+def test_cancel_running_sets_the_flag_and_finished_is_unchanged(ctx, jobs):
+    job_id = jobs.create("noop", {})["id"]
+    assert lease.claim(ctx.catalog, job_id, "w1", 3)
+    job = jobs.cancel(job_id)
+    assert job["status"] == "running" and job["cancel_requested"]
+    assert lease.finish(ctx.catalog, job_id, "w1", JobStatus.CANCELED)
+    before = jobs.get(job_id)
+    assert jobs.cancel(job_id) == before  # idempotent: a second click changes nothing
+
+
+def test_retry_links_a_new_job_and_only_after_failure_or_cancel(ctx, jobs, outbox):
+    job_id = jobs.create("noop", {"fail": "boom"})["id"]
+    with pytest.raises(UserError, match="only failed or canceled"):
+        jobs.retry(job_id)
+    assert execute(ctx, job_id, "w1") == "failed"
+    failed = jobs.get(job_id)
+    assert failed["error"] == "boom" and failed["finished_at"] is not None
+    again = jobs.retry(job_id)
+    assert again["retried_from"] == job_id and again["id"] != job_id
+    assert again["status"] == "queued" and again["params"] == failed["params"]
+    assert outbox.sent[-1] == (again["id"], "cpu")
+
+
+def test_execute_records_success_progress_and_worker(ctx, jobs):
+    job_id = jobs.create("noop", {"sleep": 0.3})["id"]
+    assert execute(ctx, job_id, "host:1") == "succeeded"
+    job = jobs.get(job_id)
+    assert job["status"] == "succeeded" and job["result"] == {"slept": 0.3}
+    assert job["worker"] == "host:1" and job["attempts"] == 1
+    assert job["started_at"] <= job["finished_at"]
+
+
+def test_execute_unexpected_error_fails_with_type_and_message(ctx, jobs):
+    @job_kind("test-crash", queue="cpu", params={"n": Param(int)})
+    def crash(ctx, handle):  # noqa: ANN001, ANN202
+        handle.progress(1, 2, "half")
+        raise ZeroDivisionError("division by zero")
+
+    job_id = jobs.create("test-crash", {"n": 1})["id"]
+    assert execute(ctx, job_id, "w") == "failed"
+    job = jobs.get(job_id)
+    assert job["error"] == "ZeroDivisionError: division by zero"
+    assert job["progress"]["done"] == 1 and job["progress"]["message"] == "half"
+
+
+def test_should_cancel_reads_the_flag_within_the_poll_interval(ctx, jobs, monkeypatch):
+    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0.05)
+    job_id = jobs.create("noop", {})["id"]
+    assert lease.claim(ctx.catalog, job_id, "w", 3)
+    handle = runner.JobHandle(ctx, job_id, "noop", {}, "w")
+    assert not handle.should_cancel()
+    jobs.cancel(job_id)
+    time.sleep(0.06)
+    assert handle.should_cancel()
+
+
+def test_a_stopping_worker_requeues_its_job_without_counting_an_attempt(ctx, jobs):
+    job_id = jobs.create("noop", {"sleep": 5})["id"]
+    sent = []
+    started = time.monotonic()
+    outcome = execute(ctx, job_id, "w", stopping=lambda: time.monotonic() - started > 0.3,
+                      requeue=lambda jid, kind: sent.append((jid, kind)))
+    assert outcome == "released" and sent == [(job_id, "noop")]
+    job = jobs.get(job_id)
+    assert job["status"] == "queued" and job["attempts"] == 0 and job["worker"] is None
+
+
+def test_sweep_requeues_expired_leases_then_gives_up(ctx, jobs):
+    job_id = jobs.create("noop", {})["id"]
+    sent: list[int] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert lease.claim(ctx.catalog, job_id, f"w{attempt}", 3)
+        assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).requeued == []  # live
+        _set(ctx, job_id, lease_expires_at=utcnow() - timedelta(seconds=1))
+        report = sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid))
+        if attempt < MAX_ATTEMPTS:
+            assert report.requeued == [job_id]
+            assert jobs.get(job_id)["status"] == "queued"
+    assert report.failed == [job_id] and sent == [job_id] * (MAX_ATTEMPTS - 1)
+    job = jobs.get(job_id)
+    assert job["status"] == "failed" and "stopped responding 3 times" in job["error"]
+
+
+def test_sweep_cancels_an_abandoned_job_whose_cancel_was_requested(ctx, jobs):
+    job_id = jobs.create("noop", {})["id"]
+    assert lease.claim(ctx.catalog, job_id, "w", 3)
+    jobs.cancel(job_id)
+    _set(ctx, job_id, lease_expires_at=utcnow() - timedelta(seconds=1))
+    assert sweep(ctx.catalog, 3, lambda *a: None).canceled == [job_id]
+    assert jobs.get(job_id)["status"] == "canceled"
+
+
+def test_sweep_resends_only_stale_queued_jobs(ctx, jobs):
+    fresh = jobs.create("noop", {})["id"]
+    stale = jobs.create("noop", {})["id"]
+    _set(ctx, stale, enqueued_at=utcnow() - timedelta(seconds=resend_after(3) + 1))
+    sent: list[int] = []
+    assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).resent == [stale]
+    assert sent == [stale] and fresh not in sent
+    assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).resent == []  # once
