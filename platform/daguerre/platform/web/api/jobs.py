@@ -7,12 +7,14 @@ broker: this module only validates parameters and maps its errors (``UserError``
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.web import get_context
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
@@ -20,12 +22,43 @@ STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 
 
 def jobs_service() -> Any:
-    """The job service of this app's Context (503 while the job system is not installed)."""
+    """The job service of this app's Context (503 while the job system is not installed).
+
+    ``app.config["JOB_SENDER"]``, when set, replaces the broker (a callable taking the job id and
+    its queue), so tests can see what would be sent without a worker.
+    """
     try:
         from daguerre.platform.jobs.service import Jobs
     except ImportError as exc:
         raise ApiError(f"the job system is not available: {exc}", status=503) from None
-    return Jobs(get_context())
+    return _FieldNaming(Jobs(get_context(), send=current_app.config.get("JOB_SENDER")))
+
+
+class _FieldNaming:
+    """Wraps the job service so its ``UserError`` ("params.library must be ...") becomes a 400
+    whose ``field`` names the parameter, as every other API error does."""
+
+    _FIELD = re.compile(r"^(params\.[A-Za-z_][\w]*(?:\[\d+\])?|status|limit|offset|kind|job id)\b")
+
+    def __init__(self, jobs: Any) -> None:
+        self._jobs = jobs
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._jobs, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except NotFound:
+                raise
+            except UserError as exc:
+                match = self._FIELD.match(str(exc))
+                field = match.group(1).replace("job id", "job_id") if match else None
+                if field is None and "kind" in str(exc).split(":")[0]:
+                    field = "kind"
+                raise ApiError(str(exc), field=field) from None
+
+        return call
 
 
 def _job_id(job_id: int) -> int:
