@@ -39,10 +39,13 @@ def split_preprocess(preprocess: Any) -> tuple[PixelStage, tuple[float, ...], tu
     """Split an open_clip Compose into its PIL stage and the Normalize mean/std after ToTensor."""
     from torchvision.transforms import Normalize, ToTensor
 
+    from daguerre.indexer.pixels import pil_equivalent
+
     steps = list(preprocess.transforms)
     cut = next(i for i, t in enumerate(steps) if isinstance(t, ToTensor))
     norm = next(t for t in steps[cut:] if isinstance(t, Normalize))
-    return PixelStage(tuple(steps[:cut])), tuple(norm.mean), tuple(norm.std)
+    stage = PixelStage(tuple(pil_equivalent(t) for t in steps[:cut]))
+    return stage, tuple(norm.mean), tuple(norm.std)
 
 
 @dataclass

@@ -1,0 +1,3 @@
+from daguerre.platform.cli import main
+
+main(prog_name="daguerre")

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+
+from daguerre.platform.config import ConfigError, load_settings
+
+
+def test_defaults_put_sqlite_in_home(tmp_path: Path):
+    s = load_settings(env={"DAGUERRE_HOME": str(tmp_path)})
+    assert s.home == tmp_path
+    assert s.effective_database_url == f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    assert (s.clip_model, s.clip_weights, s.device) == ("ViT-B-32", "laion2b_s34b_b79k", "auto")
+
+
+def test_env_beats_toml_file(tmp_path: Path):
+    cfg = tmp_path / "daguerre.toml"
+    cfg.write_text('clip_model = "RN50"\nclip_weights = "openai"\nbatch_size = 8\n')
+    s = load_settings(env={"DAGUERRE_HOME": str(tmp_path), "DAGUERRE_CLIP_MODEL": "ViT-L-14"})
+    assert (s.clip_model, s.clip_weights, s.batch_size) == ("ViT-L-14", "openai", 8)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DAGUERRE_BATCH_SIZE": "lots"}, "DAGUERRE_BATCH_SIZE must be an integer"),
+        ({"DAGUERRE_DEVICE": "tpu"}, "DAGUERRE_DEVICE must be"),
+        ({"DAGUERRE_DRAFT_DECODE": "maybe"}, "DAGUERRE_DRAFT_DECODE must be true or false"),
+    ],
+)
+def test_bad_values_name_the_setting(tmp_path: Path, env: dict, message: str):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env={"DAGUERRE_HOME": str(tmp_path), **env})
+
+
+def test_unknown_toml_key_is_refused(tmp_path: Path):
+    cfg = tmp_path / "x.toml"
+    cfg.write_text("clip_modle = 'typo'\n")
+    with pytest.raises(ConfigError, match="unknown key 'clip_modle'"):
+        load_settings(env={"DAGUERRE_HOME": str(tmp_path), "DAGUERRE_CONFIG": str(cfg)})
