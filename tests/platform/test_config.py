@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-
 from daguerre.platform.config import ConfigError, load_settings
 
 

@@ -37,9 +37,8 @@ class PixelStage:
 
 def split_preprocess(preprocess: Any) -> tuple[PixelStage, tuple[float, ...], tuple[float, ...]]:
     """Split an open_clip Compose into its PIL stage and the Normalize mean/std after ToTensor."""
-    from torchvision.transforms import Normalize, ToTensor
-
     from daguerre.indexer.pixels import pil_equivalent
+    from torchvision.transforms import Normalize, ToTensor
 
     steps = list(preprocess.transforms)
     cut = next(i for i, t in enumerate(steps) if isinstance(t, ToTensor))
