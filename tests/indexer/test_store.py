@@ -290,6 +290,11 @@ def test_tier_switch_rebuild_and_recall(tmp_path: Path) -> None:
     exact_sparse = [[i for i in exact[q] if i in set(sparse)][:10] for q in range(5)]
     assert sum(len(set(a) & set(b)) for a, b in zip(exact_sparse, filtered, strict=True)) >= 45
 
+    tiny = np.arange(3_000, 3_020)  # at most FILTER_EXACT_MAX: an exact scan of raw vectors
+    _, filtered = s.search(queries[:5], 10, allowed_ids=tiny)
+    truth = tiny[np.argsort(-(queries[:5] @ data[tiny].T), axis=1)[:, :10]]
+    np.testing.assert_array_equal(filtered, truth)
+
     s.save()
     again = SmallTierStore.open(tmp_path, dim=32, model_key=MODEL)
     assert again.index_type == s.index_type and again.nprobe == s.nprobe
