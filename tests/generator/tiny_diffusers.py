@@ -85,7 +85,7 @@ def _unet(in_channels: int):
     )
 
 
-def _vae(levels: int = 2):
+def _vae(levels: int = 3):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
