@@ -172,7 +172,8 @@ def test_list_images_pages_in_id_order(client, auth) -> None:  # noqa: ANN001
 @pytest.mark.parametrize("query,expected", [
     ("folder=beach", 6), ("format=png", 6), ("format=JPEG", 6), ("min_width=96", 6),
     ("min_height=65", 0), ("library=photos", 12), ("library=1", 12), ("origin=upload", 0),
-    ("folder=beach&min_width=96", 3),
+    ("folder=beach&min_width=96", 3), ("folder=../etc", 0), ("folder=/beach/", 6),
+    ("date_from=2024-02-01&date_to=2024-01-01", 0), ("date_from=1990-01-01", 0),
 ])
 def test_list_images_filters(client, auth, query, expected) -> None:  # noqa: ANN001
     resp = client.get(f"{API}/images?{query}", headers=auth)
@@ -184,9 +185,7 @@ def test_list_images_filters(client, auth, query, expected) -> None:  # noqa: AN
     ("limit=0", "limit", 400), ("limit=abc", "limit", 400), ("limit=501", "limit", 400),
     ("offset=-1", "offset", 400), ("min_rating=6", "min_rating", 400),
     ("origin=space", "origin", 400), ("date_from=yesterday", "date_from", 400),
-    ("date_from=2024-02-01&date_to=2024-01-01", "date_from", 400),
     ("status=gone", "status", 400), ("library=nope", "library", 404), ("tag=nope", "tag", 404),
-    ("folder=../etc", "folder", 400),
 ])
 def test_list_images_bad_parameters(client, auth, query, field, status) -> None:  # noqa: ANN001
     resp = client.get(f"{API}/images?{query}", headers=auth)

@@ -65,7 +65,8 @@ PAGE = [
        "results to skip (stable order)"),
 ]
 
-_DATE = {"type": "string", "description": "ISO date (2024-05-31) or date-time"}
+_DATE = {"type": "string", "format": "date",
+         "description": "ISO date (2024-05-31); an ISO date-time is accepted too"}
 FILTERS = [
     _q("library", {"type": "string", "maxLength": 200}, "library id or name"),
     _q("folder", {"type": "string", "maxLength": 4096},
