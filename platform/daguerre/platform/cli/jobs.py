@@ -252,14 +252,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
     def on_term(_sig: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         _serve_wsgi(host or settings.web_host, port or settings.web_port, threads)
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        click.echo("daguerre: stopping the worker", err=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        click.echo("daguerre: stopping the worker (a running job is requeued)", err=True)
         child.stop()
 
 
