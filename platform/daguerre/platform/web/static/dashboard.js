@@ -196,9 +196,9 @@ async function loadJobs() {
     cell(tr, job.error || p.message || "");
     const actions = cell(tr, "");
     if (job.status === "queued" || job.status === "running") {
-      actions.append(button("Cancel", () => act(job, "cancel")));
+      actions.append(button("Cancel", () => act(() => api(`/jobs/${job.id}/cancel`, { method: "POST" }))));
     } else if (job.status === "failed" || job.status === "canceled") {
-      actions.append(button("Retry", () => act(job, "retry")));
+      actions.append(button("Retry", () => act(() => api(`/jobs/${job.id}/retry`, { method: "POST" }))));
     }
     body.append(tr);
   }
@@ -214,9 +214,9 @@ async function refreshJobs() {
   }
 }
 
-async function act(job, action) {
+async function act(request) {
   try {
-    await api(`/jobs/${job.id}/${action}`, { method: "POST" });
+    await request();
     await loadJobs();
   } catch (err) {
     notice(err.message, true);
