@@ -127,9 +127,11 @@ def jobs_retry(ctx: click.Context, job_id: int, as_json: bool) -> None:
                    "pool. Run one worker per GPU rather than raising this.")
 @click.option("--name", "-n", help="Celery node name (default: daguerre-<pid>@<host>).")
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
+@click.option("--alive-file", type=click.Path(dir_okay=False),
+              help="Touch this file after every sweep (about every 30 s), for health checks.")
 @click.pass_context
 def worker(ctx: click.Context, queues: str, concurrency: int, name: str | None,
-           loglevel: str) -> None:
+           loglevel: str, alive_file: str | None) -> None:
     """Run a Celery worker that executes jobs (the broker is DAGUERRE_BROKER_URL)."""
     from daguerre.platform.errors import UserError
     from daguerre.platform.jobs.celery_app import make_celery
@@ -141,7 +143,7 @@ def worker(ctx: click.Context, queues: str, concurrency: int, name: str | None,
     if bad or not wanted:
         raise UserError(f"--queues must name some of {', '.join(QUEUES)}, got {queues!r}")
     settings.ensure_dirs()
-    app = make_celery(settings, worker=True)
+    app = make_celery(settings, worker=True, alive_file=alive_file)
     argv = ["worker", f"--queues={','.join(wanted)}", f"--concurrency={concurrency}",
             f"--pool={'solo' if concurrency == 1 else 'prefork'}", f"--loglevel={loglevel}",
             "--without-mingle", "--without-gossip", "--without-heartbeat",

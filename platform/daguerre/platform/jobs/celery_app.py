@@ -75,7 +75,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
+def make_celery(settings: Settings, *, worker: bool = False,
+                alive_file: str | None = None) -> Celery:
     """A Celery app for ``settings``; ``worker=True`` also registers the task and the worker's
     signal handlers (lease sweeper, graceful release on shutdown)."""
     from celery import Celery
@@ -85,7 +86,7 @@ def make_celery(settings: Settings, *, worker: bool = False) -> Celery:
     if worker:
         from daguerre.platform.jobs.tasks import register_worker
 
-        register_worker(app, settings)
+        register_worker(app, settings, alive_file)
     return app
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from daguerre.platform.config import Settings, load_settings
@@ -47,9 +48,9 @@ def queue_of(kind: str) -> str:
 class Sweeper(threading.Thread):
     """Runs :func:`sweeper.sweep` at start and every ``sweep_interval`` seconds."""
 
-    def __init__(self, app: Celery, settings: Settings) -> None:
+    def __init__(self, app: Celery, settings: Settings, alive_file: str | None = None) -> None:
         super().__init__(name="daguerre-sweeper", daemon=True)
-        self.app, self.settings = app, settings
+        self.app, self.settings, self.alive_file = app, settings, alive_file
         self.stop_event = threading.Event()
 
     def send(self, job_id: int, kind: str) -> None:
@@ -67,6 +68,8 @@ class Sweeper(threading.Thread):
             while True:
                 try:
                     sweep(catalog, lease_seconds, self.send)
+                    if self.alive_file:  # a container health check reads its mtime
+                        Path(self.alive_file).touch()
                 except Exception:  # noqa: BLE001 - keep sweeping through a database hiccup
                     log.exception("sweep failed")
                 if self.stop_event.wait(sweep_interval(lease_seconds)):
@@ -75,11 +78,12 @@ class Sweeper(threading.Thread):
             catalog.dispose()
 
 
-def register_worker(app: Celery, settings: Settings) -> None:
-    """Register ``run_job`` on ``app`` and the signal handlers of a worker process."""
+def register_worker(app: Celery, settings: Settings, alive_file: str | None = None) -> None:
+    """Register ``run_job`` on ``app`` and the signal handlers of a worker process.
+    ``alive_file`` is touched after every successful sweep (for health checks)."""
     from celery import signals
 
-    sweeper = Sweeper(app, settings)
+    sweeper = Sweeper(app, settings, alive_file)
 
     @app.task(name="daguerre.run_job", bind=True, acks_late=True, reject_on_worker_lost=True,
               ignore_result=True)
