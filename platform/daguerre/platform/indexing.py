@@ -279,6 +279,18 @@ def index_library(
                                 draft=settings.draft_decode,
                                 thumbnail_size=settings.thumbnail_size,
                                 max_pixels=settings.max_image_pixels)
+        staged: list[tuple[Image, np.ndarray, str]] = []
+
+        def commit_staged() -> None:
+            # One flush per batch assigns the new rows their ids (the vector ids).
+            s.flush()
+            for img, vector, sha in staged:
+                pending_ids.append(img.id)
+                pending_vecs.append(vector)
+                pending_rows.append((img.id, sha))
+            staged.clear()
+            s.commit()
+
         rel_of = {f.abspath: f for f in to_embed}
         moved_by_rel = {f.rel: m for m, f in moves}
         done = 0
@@ -309,13 +321,10 @@ def index_library(
                 img.width, img.height, img.format = d.width, d.height, d.format
                 img.captured_at, img.phash, img.thumbnail = d.captured_at, d.phash, thumb
                 img.status = ImageStatus.ACTIVE
-                s.flush()
-                pending_ids.append(img.id)
-                pending_vecs.append(item.embedding)
-                pending_rows.append((img.id, d.sha256))
+                staged.append((img, item.embedding, d.sha256))
                 failures.pop(f.rel, None)
-                if len(pending_ids) % settings.batch_size == 0:
-                    s.commit()
+                if done % settings.batch_size == 0:
+                    commit_staged()
                     progress(done, total, f.rel)
                     if time.monotonic() - last_flush > STORE_FLUSH_SECONDS:
                         flush_store()
@@ -325,6 +334,7 @@ def index_library(
                         break
         finally:
             results.close()
+            commit_staged()
             flush_store()
 
         # Failures of this scan replace the previous scan's.
