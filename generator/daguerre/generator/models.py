@@ -234,6 +234,15 @@ class ModelCache:
             self._items[key] = pipe
             return pipe
 
+    def put(self, model: str, pipe: Any, *, device: str, dtype: Any) -> None:
+        """Install an already-built pipeline under ``model`` (benchmarks, pre-warmed workers)."""
+        key = _Key(model, device, _dtype_name(dtype))
+        with self._lock:
+            self._items.pop(key, None)
+            while len(self._items) >= self.capacity:
+                self._evict_oldest()
+            self._items[key] = pipe
+
     def loaded(self) -> list[str]:
         with self._lock:
             return [k.model for k in self._items]

@@ -95,6 +95,8 @@ class Operation(ABC):
         dtype = self.dtype if self.dtype is not None else default_dtype(device)
         base = self.cache.get(self.model, task=self.task, device=device, dtype=dtype, offline=self.offline)
         pipe = self.adapt(base)
+        if hasattr(pipe, "set_progress_bar_config"):
+            pipe.set_progress_bar_config(disable=True)  # progress goes to on_step, not stderr
         self.check_model(pipe)
         return pipe
 

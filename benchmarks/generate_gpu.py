@@ -1,0 +1,181 @@
+"""Seconds per image for text-to-image through daguerre's generator API, and the model-only floor.
+
+Builds a Stable-Diffusion-1.5-sized pipeline from configs with RANDOM weights (timing does not need
+trained weights, and the GPU machine cannot download any): UNet 320/640/1280/1280 with 768-d cross
+attention, the SD VAE, a CLIP ViT-L/14 text encoder, and a tokenizer built from a local vocabulary.
+In one run, after warm-up, it times the raw diffusers call (the floor) and ``Synthesis.run`` (our API:
+input checks, fresh scheduler, seeded generators, progress/cancel callback, metadata) on the same
+pipeline, at 512x512, 25 steps, guidance 7.5, fp16 on CUDA.
+
+    python benchmarks/generate_gpu.py              # on the GPU machine
+    python benchmarks/generate_gpu.py --tiny       # CPU smoke check with tiny components
+
+Prints a table; writes generate_gpu.json under $OUT when that is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _tokenizer(directory: Path) -> Any:
+    """A CLIP BPE tokenizer from a byte-level vocabulary written here (no download)."""
+    from transformers import CLIPTokenizer
+
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    bs += list(range(ord("®"), ord("ÿ") + 1))
+    extra = [b for b in range(256) if b not in bs]
+    chars = [chr(c) for c in bs] + [chr(256 + i) for i in range(len(extra))]
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (directory / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"), model_max_length=77)
+
+
+def build_pipeline(tiny: bool, device: str, dtype: Any) -> Any:
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    if tiny:
+        unet_cfg = {"block_out_channels": (8, 16), "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+                    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"), "cross_attention_dim": 32,
+                    "layers_per_block": 1, "norm_num_groups": 4, "attention_head_dim": 4, "sample_size": 16}
+        vae_cfg = {"block_out_channels": (8, 16, 16), "layers_per_block": 1, "norm_num_groups": 4,
+                   "sample_size": 64}
+        text_cfg = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+                    "num_attention_heads": 4, "vocab_size": 1000}
+    else:
+        # Stable Diffusion 1.5's published configs.
+        unet_cfg = {"block_out_channels": (320, 640, 1280, 1280),
+                    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+                    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+                    "cross_attention_dim": 768, "layers_per_block": 2, "norm_num_groups": 32,
+                    "attention_head_dim": 8, "sample_size": 64}
+        vae_cfg = {"block_out_channels": (128, 256, 512, 512), "layers_per_block": 2,
+                   "norm_num_groups": 32, "sample_size": 512}
+        text_cfg = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12,
+                    "num_attention_heads": 12, "vocab_size": 49408, "hidden_act": "quick_gelu"}
+    levels = len(vae_cfg["block_out_channels"])
+    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **unet_cfg)
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * levels,
+                        up_block_types=("UpDecoderBlock2D",) * levels, **vae_cfg)
+    text = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                                        max_position_embeddings=77, **text_cfg))
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer = _tokenizer(Path(tmp))
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1)
+    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text, tokenizer=tokenizer,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   image_encoder=None, requires_safety_checker=False)
+    pipe = pipe.to(device=device, dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _time(fn: Any, runs: int, sync: Any) -> list[float]:
+    out = []
+    for _ in range(runs):
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+    from daguerre.generator import GenerationRequest
+    from daguerre.generator.models import ModelCache
+    from daguerre.generator.pipelines import Synthesis
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny components on CPU (smoke check)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default=None)
+    args = parser.parse_args(argv)
+
+    cuda = torch.cuda.is_available() and not args.tiny
+    device = "cuda" if cuda else "cpu"
+    dtype = getattr(torch, args.dtype) if args.dtype else (torch.float16 if cuda else torch.float32)
+    steps = args.steps or (25 if not args.tiny else 4)
+    size = args.size or (512 if not args.tiny else 64)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+
+    t0 = time.perf_counter()
+    pipe = build_pipeline(args.tiny, device, dtype)
+    build_s = time.perf_counter() - t0
+    cache = ModelCache()
+    model = "random-init/sd15-sized" if not args.tiny else "random-init/tiny"
+    cache.put(model, pipe, device=device, dtype=dtype)
+    op = Synthesis(model, device=device, dtype=dtype, cache=cache)
+    prompt = "a photograph of an astronaut riding a horse on the moon"
+
+    def floor() -> None:
+        pipe(prompt=prompt, num_inference_steps=steps, guidance_scale=args.guidance, width=size,
+             height=size, generator=torch.Generator(device=device).manual_seed(1), output_type="pil")
+
+    request = GenerationRequest(prompt=prompt, seed=1, steps=steps, guidance_scale=args.guidance,
+                                width=size, height=size)
+    progress: list[int] = []
+
+    def api() -> None:
+        op.run(request, on_step=lambda s, n: progress.append(s), should_cancel=lambda: False)
+
+    for _ in range(args.warmup):
+        floor()
+        api()
+    # Interleave the two so drift (clocks, thermals) hits both alike.
+    floor_t: list[float] = []
+    api_t: list[float] = []
+    for _ in range(args.runs):
+        floor_t += _time(floor, 1, sync)
+        api_t += _time(api, 1, sync)
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+
+    device_name = torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)"
+    rows = [("model-only floor (diffusers call)", floor_t), ("daguerre Synthesis.run", api_t)]
+    print(f"{'tiny' if args.tiny else 'SD-1.5-sized'} random weights, {size}x{size}, {steps} steps, "
+          f"CFG {args.guidance}, {str(dtype).removeprefix('torch.')}, {device_name}; build {build_s:.1f} s")
+    print("| path | s/image mean | min | max |")
+    print("|---|---|---|---|")
+    for name, ts in rows:
+        print(f"| {name} | {statistics.mean(ts):.3f} | {min(ts):.3f} | {max(ts):.3f} |")
+    ratio = statistics.mean(api_t) / statistics.mean(floor_t)
+    print(f"\nAPI / floor = {ratio:.3f}" + (f"; peak GPU memory {peak:.2f} GiB" if peak else ""))
+    result = {
+        "device": device_name, "dtype": str(dtype), "size": size, "steps": steps,
+        "guidance": args.guidance, "tiny": args.tiny, "runs": args.runs,
+        "floor_s": floor_t, "api_s": api_t, "api_over_floor": ratio, "peak_gib": peak,
+        "torch": torch.__version__,
+    }
+    out = os.environ.get("OUT")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "generate_gpu.json").write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
