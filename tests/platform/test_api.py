@@ -273,6 +273,24 @@ def test_text_search_paging_and_cutoff(client, auth) -> None:  # noqa: ANN001
     assert kept and all(h["score"] >= cut for h in kept) and len(kept) < 12
 
 
+def test_search_with_filters_fills_the_page(client, auth) -> None:  # noqa: ANN001
+    body = client.get(f"{API}/search?q=sea&folder=beach&limit=10", headers=auth).get_json()
+    assert len(body["items"]) == 6 and body["filters"] == {"folder": "beach"}
+    assert all("/beach/" in h["path"] for h in body["items"])
+    top = client.get(f"{API}/search?q=sea&format=jpeg&min_width=96&limit=2",
+                     headers=auth).get_json()["items"]
+    assert len(top) == 2 and all(h["width"] >= 96 and h["path"].endswith(".jpg") for h in top)
+    page2 = client.get(f"{API}/search?q=sea&folder=beach&limit=3&offset=3",
+                       headers=auth).get_json()["items"]
+    assert [h["id"] for h in page2] == [h["id"] for h in body["items"][3:6]]
+    similar = client.get(f"{API}/search/similar/2?folder=beach&limit=10",
+                         headers=auth).get_json()["items"]
+    beach = client.get(f"{API}/images?folder=beach", headers=auth).get_json()["items"]
+    assert {h["id"] for h in similar} == {i["id"] for i in beach} - {2}
+    none = client.get(f"{API}/search?q=sea&origin=generated", headers=auth).get_json()
+    assert none["items"] == []
+
+
 @pytest.mark.parametrize("query,field", [
     ("", "q"), ("q=", "q"), ("q=x&limit=0", "limit"), ("q=x&limit=ten", "limit"),
     ("q=x&min_score=2", "min_score"), ("q=x&min_score=nan", "min_score"),

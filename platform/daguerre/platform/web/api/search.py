@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from daguerre.platform import search as svc
+from daguerre.platform.catalog.models import Image, ImageStatus
 from daguerre.platform.web import get_context, state
-from daguerre.platform.web.api.filters import ImageFilters, parse_filters
+from daguerre.platform.web.api.filters import ImageFilters, apply_filters, parse_filters
 from daguerre.platform.web.api.serialize import image_urls
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 
@@ -47,7 +49,23 @@ def _answer(hits: list[Any], opts: dict[str, Any], **extra: Any) -> Response:
 
 def _rank(ctx: Any, vector: Any, opts: dict[str, Any], exclude: set[int] | None = None
           ) -> list[Any]:
-    return svc.rank(ctx, vector, opts["limit"], offset=opts["offset"], exclude=exclude)
+    """The page of hits for a query vector. With filters, the catalog picks the allowed ids and
+    the store ranks only those, so a filtered page is still full whenever enough images match."""
+    filters: ImageFilters = opts["filters"]
+    if not filters:
+        return svc.rank(ctx, vector, opts["limit"], offset=opts["offset"], exclude=exclude)
+    import numpy as np
+
+    with ctx.catalog.session() as s:
+        query = apply_filters(select(Image.id).where(Image.status == ImageStatus.ACTIVE),
+                              filters, s)
+        allowed = [i for i in s.scalars(query) if i not in (exclude or ())]
+    if not allowed:
+        return []
+    scores, ids = ctx.store().search(np.asarray(vector, np.float32), opts["limit"],
+                                     allowed_ids=np.asarray(allowed, np.int64),
+                                     offset=opts["offset"])
+    return svc._join(ctx, [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0], strict=True)])
 
 
 def _cut(hits: list[Any], min_score: float | None) -> list[Any]:
@@ -62,8 +80,13 @@ def _text_search(params: Params) -> Response:
     opts = _common(params)
     ctx = get_context()
     with state().search_lock:
-        hits = _cut(svc.search_text(ctx, q, opts["limit"] + opts["offset"])[opts["offset"]:],
-                    opts["min_score"])
+        if opts["filters"]:
+            if not q.strip():
+                raise ApiError("q must not be empty", field="q")
+            hits = _rank(ctx, ctx.encoder().encode_text([q])[0], opts)
+        else:
+            hits = svc.search_text(ctx, q, opts["limit"] + opts["offset"])[opts["offset"]:]
+        hits = _cut(hits, opts["min_score"])
     return _answer(hits, opts, query=q)
 
 
