@@ -124,7 +124,7 @@ def test_claim_is_compare_and_set(ctx, jobs):
     assert lease.claim(ctx.catalog, job_id, "w1", 3)
     assert not lease.claim(ctx.catalog, job_id, "w2", 3)  # running under a live lease
     _set(ctx, job_id, lease_expires_at=utcnow() - timedelta(seconds=1))
-    assert lease.claim(ctx.catalog, job_id, "w2", 3)  # lease expired: w2 takes it over
+    assert lease.claim(ctx.catalog, job_id, "w2", 3) == ("noop", {"sleep": 0.0})  # lease expired: w2 takes it over
     assert not lease.renew(ctx.catalog, job_id, "w1", 3)  # w1 learns it lost the job
     assert not lease.finish(ctx.catalog, job_id, "w1", JobStatus.SUCCEEDED)
     assert lease.finish(ctx.catalog, job_id, "w2", JobStatus.SUCCEEDED, result={"ok": 1})

@@ -42,9 +42,12 @@ def broker_folders(settings: Settings) -> dict[str, str]:
 def celery_config(settings: Settings) -> dict[str, Any]:
     hard = int(settings.task_hard_time_limit)
     soft = int(settings.task_soft_time_limit)
+    extra: dict[str, Any] = {}
     if is_filesystem(settings):
         transport = {**broker_folders(settings), "store_processed": False,
                      "polling_interval": FILESYSTEM_POLL_SECONDS}
+        # kombu's own filesystem transport can lose a message to a reader racing its writer.
+        extra["broker_transport"] = "daguerre.platform.jobs.fs_transport:Transport"
     else:
         # Redis (and SQS) hand an unacknowledged message to another worker after this long.
         transport = {"visibility_timeout": hard + 3600}
@@ -72,6 +75,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_enable_remote_control": not is_filesystem(settings),
         "worker_hijack_root_logger": True,
         "worker_redirect_stdouts": False,
+        **extra,
     }
 
 

@@ -25,9 +25,10 @@ def _run(catalog: Catalog, stmt: Any) -> int:
 
 
 def claim(catalog: Catalog, job_id: int, worker: str, lease_seconds: float,
-          now: datetime | None = None) -> bool:
+          now: datetime | None = None) -> tuple[str, dict[str, Any]] | None:
     """Take the job for ``worker`` if it is queued (and not canceled), or running under an
-    expired lease. Counts an attempt."""
+    expired lease. Counts an attempt. Returns the job's (kind, params), or None when it was
+    not claimable (one statement: UPDATE ... RETURNING, on SQLite >= 3.35 and PostgreSQL)."""
     now = now or utcnow()
     stmt = (
         update(Job)
@@ -37,8 +38,11 @@ def claim(catalog: Catalog, job_id: int, worker: str, lease_seconds: float,
         .values(status=JobStatus.RUNNING, worker=worker, attempts=Job.attempts + 1,
                 lease_expires_at=now + timedelta(seconds=lease_seconds),
                 started_at=now, finished_at=None, error=None)
+        .returning(Job.kind, Job.params)
         .execution_options(synchronize_session=False))
-    return _run(catalog, stmt) == 1
+    with catalog.session() as s:
+        row = s.execute(stmt).first()
+    return None if row is None else (row.kind, dict(row.params or {}))
 
 
 def _mine(job_id: int, worker: str) -> Any:

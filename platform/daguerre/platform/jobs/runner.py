@@ -152,13 +152,12 @@ def execute(ctx: Context, job_id: int, worker: str, *,
     ``lost`` (another worker took it over)."""
     settings = ctx.settings
     lease_seconds = float(settings.job_lease_seconds)
-    if not lease.claim(ctx.catalog, job_id, worker, lease_seconds):
+    claimed = lease.claim(ctx.catalog, job_id, worker, lease_seconds)
+    if claimed is None:
         log.info("job %s: not claimable (finished, canceled or running elsewhere); skipped",
                  job_id)
         return "skipped"
-    with ctx.catalog.session() as s:
-        job = s.get(Job, job_id)
-        kind_name, params = job.kind, dict(job.params or {})
+    kind_name, params = claimed
 
     handle = JobHandle(ctx, job_id, kind_name, params, worker, stopping=stopping,
                        soft_time_limit=settings.task_soft_time_limit)
