@@ -20,6 +20,14 @@ JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"]
 IMAGE_STATUSES = ["active", "missing", "deleted", "duplicate"]
 
 
+# Strings the server stores or compares in SQL refuse NUL (PostgreSQL cannot hold it): say so.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _str(max_length: int, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_length, "pattern": NO_NUL, **extra}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": REF + name}
 
@@ -68,15 +76,15 @@ PAGE = [
 _DATE = {"type": "string", "format": "date",
          "description": "ISO date (2024-05-31); an ISO date-time is accepted too"}
 FILTERS = [
-    _q("library", {"type": "string", "maxLength": 200}, "library id or name"),
-    _q("folder", {"type": "string", "maxLength": 4096},
+    _q("library", _str(200), "library id or name"),
+    _q("folder", _str(4096),
        "folder inside the library (path prefix, e.g. `2023/summer`)"),
     _q("date_from", _DATE, "earliest capture time (EXIF)"),
     _q("date_to", _DATE, "latest capture time; a bare date includes the whole day"),
-    _q("tag", {"type": "string", "maxLength": 200}, "images with this tag"),
+    _q("tag", _str(200), "images with this tag"),
     _q("min_rating", {"type": "integer", "minimum": 0, "maximum": 5}, "minimum rating"),
     _q("origin", {"type": "string", "enum": list(ORIGINS)}, "where images came from"),
-    _q("format", {"type": "string", "maxLength": 16}, "file format (JPEG, PNG, ...)"),
+    _q("format", _str(16), "file format (JPEG, PNG, ...)"),
     _q("min_width", {"type": "integer", "minimum": 0, "maximum": 1_000_000}, "minimum width"),
     _q("min_height", {"type": "integer", "minimum": 0, "maximum": 1_000_000}, "minimum height"),
 ]
@@ -106,9 +114,8 @@ SCHEMAS: dict[str, Any] = {
     "NewLibrary": {
         "type": "object", "required": ["path"],
         "properties": {
-            "path": {"type": "string", "description": "absolute path of an existing folder "
-                                                      "on the server"},
-            "name": {"type": "string", "description": "default: the folder's name"},
+            "path": _str(4096, description="absolute path of an existing folder on the server"),
+            "name": _str(200, description="default: the folder's name"),
         },
     },
     "ImageTag": {
@@ -167,7 +174,7 @@ SCHEMAS: dict[str, Any] = {
     "SearchRequest": {
         "type": "object", "required": ["q"],
         "properties": {
-            "q": {"type": "string", "minLength": 1, "maxLength": 2000,
+            "q": {**_str(2000), "minLength": 1,
                   "description": 'query: `"a beach" + "sunset" - "people"`, '
                                  'weights `"stripes":0.5`, image terms `#ID`'},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
@@ -198,8 +205,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "NewJob": {
         "type": "object", "required": ["kind"],
-        "properties": {"kind": {"type": "string", "description": "index, embed, classify, "
-                                                                 "duplicates, ..."},
+        "properties": {"kind": _str(64, description="index, embed, classify, duplicates, ..."),
                        "params": {"type": "object"}},
     },
     "Tag": {
@@ -218,7 +224,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "NewTag": {
         "type": "object", "required": ["name"],
-        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "properties": {"name": {**_str(200), "minLength": 1}},
     },
 }
 
@@ -333,7 +339,7 @@ def _paths() -> dict[str, Any]:
             "get": _op("Search by text (query syntax and filters)", {
                 "200": _json(_ref("SearchResults"), "Hits, best first"),
                 **_errors(400, 401, 404, 503)},
-                params=[_q("q", {"type": "string", "minLength": 1, "maxLength": 2000},
+                params=[_q("q", {**_str(2000), "minLength": 1},
                            "the query (see SearchRequest.q)", required=True), *SEARCH_OPTS],
                 tag="search"),
             "post": _op("Search by text, parameters as a JSON body", {
@@ -367,7 +373,7 @@ def _paths() -> dict[str, Any]:
                 "200": _json(_ref("JobPage"), "A page of jobs"), **_errors(400, 401, 503)},
                 params=[*PAGE, _q("status", {"type": "string", "enum": JOB_STATUSES},
                                   "only jobs in this state"),
-                        _q("kind", {"type": "string", "maxLength": 64}, "only this kind")],
+                        _q("kind", _str(64), "only this kind")],
                 tag="jobs"),
             "post": _op("Create a job", {
                 "202": _json(_ref("Job"), "The queued job"),
