@@ -244,3 +244,47 @@ def test_sweep_resends_only_stale_queued_jobs(ctx, jobs):
     assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).resent == [stale]
     assert sent == [stale] and fresh not in sent
     assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).resent == []  # once
+
+
+def test_embed_kind_puts_the_listed_images_in_the_store(clip_env, tmp_path, monkeypatch):
+    from daguerre.platform.catalog.models import ImageEmbedding, Library
+    from daguerre.platform.indexing import index_library
+    from sqlalchemy import select
+
+    from tests.support.images import noise_image
+
+    monkeypatch.setenv("DAGUERRE_DECODE_WORKERS", "1")
+    root = tmp_path / "lib"
+    root.mkdir()
+    for i in range(5):
+        noise_image(i).save(root / f"{i}.jpg")
+    ctx = Context()
+    try:
+        with ctx.catalog.session() as s:
+            s.add(Library(name="lib", root=str(root)))
+        index_library(ctx, "lib")
+        store = ctx.store()
+        with ctx.catalog.session() as s:
+            ids = sorted(s.scalars(select(ImageEmbedding.image_id)))
+        with store.edit() as st:  # lose two vectors; the embed job must bring them back
+            st.remove(ids[:2])
+        assert sorted(ctx.store().ids().tolist()) == ids[2:]
+        jobs = Jobs(ctx, send=lambda *a: None)
+        job_id = jobs.create("embed", {"image_ids": ids[:2] + [99999]})["id"]
+        assert execute(ctx, job_id, "w") == "succeeded"
+        job = jobs.get(job_id)
+        assert job["result"] == {"embedded": 2, "failed": [], "skipped": [99999]}
+        assert job["progress"]["done"] == job["progress"]["total"] == 2
+        assert sorted(ctx.store().ids().tolist()) == ids
+    finally:
+        ctx.close()
+
+
+def test_service_lookup_names_what_is_missing():
+    from daguerre.platform.jobs import kinds
+
+    assert kinds._service("daguerre.platform.jobs.kinds", "run_noop") is kinds.run_noop
+    with pytest.raises(UserError, match="no daguerre.platform.nothing_here.f,"):
+        kinds._service("daguerre.platform.nothing_here", "f")
+    with pytest.raises(UserError, match="no daguerre.platform.jobs.kinds.nope,"):
+        kinds._service("daguerre.platform.jobs.kinds", "nope")

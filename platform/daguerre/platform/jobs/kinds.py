@@ -126,6 +126,20 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 
 
 # -- classify and duplicates: services owned by tagging.py and duplicates.py ------------------
+def _service(module: str, name: str) -> Any:
+    """``module.name``, or a UserError that says which piece this installation lacks."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+    except AttributeError:
+        pass
+    raise UserError(f"this installation has no {module}.{name}, which this job kind needs")
+
+
 @job_kind("classify", queue=GPU_QUEUE,
           params={"labels": Param(list, item=str, min=1, max=10_000,
                                   help="candidate labels (default: the configured vocabulary)"),
@@ -136,9 +150,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
                                      help="lowest score that becomes a tag")})
 def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Tag images zero-shot with the CLIP model (model tags with scores)."""
-    from daguerre.platform import tagging
-
-    return tagging.classify_job(ctx, handle)
+    return _service("daguerre.platform.tagging", "classify_job")(ctx, handle)
 
 
 @job_kind("duplicates", queue=CPU_QUEUE,
@@ -147,9 +159,7 @@ def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
                                      help="similarity above which two images are duplicates")})
 def run_duplicates(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Find near-duplicate groups from stored vectors and perceptual hashes."""
-    from daguerre.platform import duplicates
-
-    return duplicates.duplicates_job(ctx, handle)
+    return _service("daguerre.platform.duplicates", "duplicates_job")(ctx, handle)
 
 
 # -- noop -------------------------------------------------------------------------------------
