@@ -412,8 +412,9 @@ class VectorStore:
     TUNE_QUERIES: int = 200
     #: Candidates fetched from an approximate index per wanted result, re-ranked exactly.
     REFINE_FACTOR: int = 4
-    #: A filter allowing at most this many ids is answered by an exact scan of those raw vectors
-    #: (about 1 ms for 4096 at 512 dims); larger allowed sets use the IVF index with a selector.
+    #: A filter allowing at most this many ids is always answered by an exact scan of those raw
+    #: vectors (about 1 ms for 4096 at 512 dims); larger allowed sets use the IVF index with a
+    #: selector when that scans fewer vectors (see ``_filtered_nprobe``).
     FILTER_EXACT_MAX: int = 4096
     #: Extra results fetched past ``k + offset`` so ties at the page boundary are ordered by id.
     TIE_MARGIN: int = 8
@@ -809,9 +810,31 @@ class VectorStore:
                 params = faiss.SearchParameters(sel=sel)
             scores, ids = self._index.search(q, need, params=params)
             return scores, ids
-        if allowed is not None and len(allowed) <= self.FILTER_EXACT_MAX:
+        if allowed is None:
+            return self._ivf_search(q, need, None, self._nprobe)
+        nprobe = self._filtered_nprobe(len(allowed), need)
+        if nprobe is None:
             return self._exact(q, allowed, need)
-        return self._ivf_search(q, need, allowed, self._nprobe)
+        return self._ivf_search(q, need, allowed, nprobe)
+
+    def _filtered_nprobe(self, allowed: int, need: int) -> int | None:
+        """Lists to probe so a filter still leaves enough candidates, or None to scan exactly.
+
+        With a share ``f`` of ids allowed, ``nprobe`` lists hold about ``f * nprobe * n / nlist``
+        allowed vectors; probe enough for twice the candidates the refine step wants. When that
+        scan would touch more vectors than the allowed set holds, an exact scan of the allowed
+        raw vectors is both cheaper and exact.
+        """
+        if allowed <= self.FILTER_EXACT_MAX:
+            return None
+        nlist = _faiss().extract_index_ivf(self._index).nlist
+        per_list = len(self) / nlist
+        fetch = max(need * self.REFINE_FACTOR, need + 16)
+        share = allowed / len(self)
+        nprobe = max(self._nprobe, math.ceil(2 * fetch / (share * per_list)))
+        if nprobe >= nlist or nprobe * per_list >= allowed:
+            return None
+        return nprobe
 
     def _exact(
         self, q: np.ndarray, allowed: np.ndarray | None, need: int
