@@ -31,7 +31,7 @@ CPU_QUEUE = "cpu"  # work that needs no accelerator
 QUEUES = (GPU_QUEUE, CPU_QUEUE)
 
 # Modules whose import registers kinds (the generator adds its module here).
-KIND_MODULES: list[str] = ["daguerre.platform.jobs.kinds"]
+KIND_MODULES: list[str] = ["daguerre.platform.jobs.kinds", "daguerre.platform.jobs.generator_kinds"]
 
 RunFn = Callable[["Context", "JobHandle"], "dict[str, Any] | None"]
 CheckFn = Callable[["Context", dict[str, Any]], None]

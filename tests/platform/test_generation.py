@@ -1,0 +1,309 @@
+"""Generator jobs on the platform: outputs become catalog images with lineage and vectors.
+
+Jobs run through the same runner a worker uses (``runner.execute``), in this process, on tiny
+diffusers models saved with ``save_pretrained`` and loaded through ``DAGUERRE_<TASK>_MODEL``, and
+the tiny CLIP. Real worker processes are in ``test_generation_worker.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from daguerre.platform.catalog.models import Image, ImageEmbedding, Library, Lineage
+from daguerre.platform.config import load_settings
+from daguerre.platform.context import Context
+from daguerre.platform.jobs.runner import execute
+from daguerre.platform.jobs.service import Jobs
+from PIL import Image as PILImage
+from sqlalchemy import func, select
+
+from tests.support.images import noise_image
+
+TASK_DIRS = {"generate": "GENERATE", "translate": "TRANSLATE", "inpaint": "INPAINT",
+             "edit": "EDIT", "upscale": "UPSCALE"}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tests.generator.tiny_diffusers import save_tiny_pipelines
+
+    return save_tiny_pipelines(tmp_path_factory.mktemp("tiny-diffusers-platform"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads on a busy 2-core machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def model_env(tiny_models: dict[str, Path], tasks: tuple[str, ...] = ("generate", "translate",
+                                                                      "edit")) -> dict[str, str]:
+    """DAGUERRE_<TASK>_MODEL for the tasks that have weights here (inpaint/upscale have none
+    unless asked, which is how restore's weights-free path is exercised)."""
+    return {f"DAGUERRE_{task.upper()}_MODEL": str(tiny_models[task]) for task in tasks}
+
+
+def write_library(root: Path, n: int = 3) -> list[Path]:
+    root.mkdir(parents=True)
+    paths = []
+    for i in range(n):
+        path = root / f"photo{i}.jpg"
+        noise_image(100 + i, size=(96, 64)).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Env:
+    """A data directory with an indexed library, tiny models configured, and the job service
+    (messages recorded instead of sent: jobs are executed here with the worker's runner)."""
+
+    def __init__(self, root: Path, ctx: Context, paths: list[Path]) -> None:
+        self.root, self.ctx, self.paths = root, ctx, paths
+        self.sent: list[int] = []
+        self.jobs = Jobs(ctx, send=lambda job_id, queue: self.sent.append(job_id))
+        with ctx.catalog.session() as s:
+            self.ids = {r.path: r.id for r in s.execute(select(Image.id, Image.path))}
+
+    def run(self, kind: str, params: dict) -> dict:
+        job = self.jobs.create(kind, params)
+        execute(self.ctx, job["id"], "test-worker")
+        return self.jobs.get(job["id"])
+
+
+@pytest.fixture()
+def env(clip_env, tiny_models, tmp_path, monkeypatch) -> Env:
+    from daguerre.platform.indexing import index_library
+
+    for key, value in model_env(tiny_models).items():
+        monkeypatch.setenv(key, value)
+    for task in ("inpaint", "upscale"):
+        monkeypatch.delenv(f"DAGUERRE_{task.upper()}_MODEL", raising=False)
+    monkeypatch.setenv("DAGUERRE_DECODE_WORKERS", "1")
+    root = tmp_path / "photos"
+    paths = write_library(root)
+    ctx = Context(load_settings())
+    with ctx.catalog.session() as s:
+        s.add(Library(name="photos", root=str(root.resolve())))
+    index_library(ctx, "photos")
+    yield Env(root, ctx, paths)
+    ctx.close()
+
+
+def output_rows(ctx: Context, job_id: int) -> list[Image]:
+    with ctx.catalog.session() as s:
+        ids = s.scalars(select(Lineage.image_id).where(Lineage.job_id == job_id)).all()
+        return list(s.scalars(select(Image).where(Image.id.in_(ids)).order_by(Image.id)))
+
+
+def pixels(path: str | Path) -> np.ndarray:
+    with PILImage.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def test_generate_output_is_a_searchable_catalog_image_with_provenance(env):
+    from daguerre.generator.metadata import parse_parameters, read_png_metadata
+    from daguerre.platform.cli import main
+
+    job = env.run("generate", {"prompt": "a lighthouse, at dusk", "negative_prompt": "blurry",
+                               "seed": 7, "steps": 3, "width": 64, "height": 64,
+                               "scheduler": "euler"})
+    assert job["status"] == "succeeded", job
+    assert job["progress"]["done"] == job["progress"]["total"] == 3
+    (out,) = job["result"]["outputs"]
+    path = Path(out["path"])
+    assert path.is_file() and path.suffix == ".png"
+    assert path.resolve().is_relative_to(env.ctx.settings.outputs_dir.resolve())
+
+    text, provenance = read_png_metadata(path)
+    fields = parse_parameters(text)
+    assert fields["Prompt"] == "a lighthouse, at dusk"
+    assert fields["Negative prompt"] == "blurry"
+    assert (fields["Seed"], fields["Steps"], fields["Size"]) == ("7", "3", "64x64")
+    assert fields["Sampler"] == "Euler"
+    assert provenance["operation"] == "generate"
+    assert provenance["parameters"]["seed"] == 7 and provenance["model"].endswith("tiny-sd")
+
+    with env.ctx.catalog.session() as s:
+        img = s.get(Image, out["image_id"])
+        assert img.origin == "generated" and img.library_id is None
+        assert env.ctx.settings.home / img.path == path
+        assert (img.width, img.height, img.format) == (64, 64, "PNG")
+        assert img.sha256 == sha(path) and img.size == path.stat().st_size
+        assert img.phash and (env.ctx.settings.home / img.thumbnail).is_file()
+        (lin,) = s.scalars(select(Lineage).where(Lineage.image_id == img.id)).all()
+        assert (lin.parent_id, lin.job_id, lin.operation) == (None, job["id"], "generate")
+        assert lin.params["job"]["prompt"] == "a lighthouse, at dusk"
+        assert lin.params["job"]["scheduler"] == "euler"
+        assert lin.params["provenance"]["parameters"]["steps"] == 3
+        assert s.get(ImageEmbedding, (img.id, env.ctx.encoder().key)) is not None
+    assert out["image_id"] in env.ctx.store().ids().tolist()
+
+    found = CliRunner().invoke(main, ["search", "--image", str(path), "--json"])
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.output)
+    assert hits[0]["id"] == out["image_id"] and hits[0]["path"] == str(path)
+
+
+def test_translate_links_its_parent_reproduces_by_seed_and_never_touches_the_original(env):
+    original = env.paths[0]
+    before = sha(original)
+    parent = env.ids[original.name]
+    params = {"image_id": parent, "prompt": "an oil painting", "strength": 0.6, "steps": 4,
+              "seed": 11}
+    first = env.run("translate", params)
+    again = env.run("translate", params)
+    other = env.run("translate", {**params, "seed": 12})
+    assert [j["status"] for j in (first, again, other)] == ["succeeded"] * 3
+    a, b, c = (Path(j["result"]["outputs"][0]["path"]) for j in (first, again, other))
+    assert a != b  # each job its own file
+    assert np.array_equal(pixels(a), pixels(b)), "same seed and parameters, different image"
+    assert not np.array_equal(pixels(a), pixels(c)), "a different seed made the same image"
+    (row,) = output_rows(env.ctx, first["id"])
+    with env.ctx.catalog.session() as s:
+        (lin,) = s.scalars(select(Lineage).where(Lineage.image_id == row.id)).all()
+    assert (lin.parent_id, lin.operation) == (parent, "translate")
+    assert lin.params["job"]["strength"] == 0.6 and lin.params["job"]["image_id"] == parent
+    assert sha(original) == before
+
+
+def test_a_missing_seed_is_fixed_at_creation_so_a_retry_makes_the_same_image(env):
+    job = env.run("generate", {"prompt": "a red barn", "steps": 2, "width": 64, "height": 64})
+    seed = job["params"]["seed"]
+    assert isinstance(seed, int)
+    assert job["result"]["outputs"][0]["seed"] == seed
+
+
+def test_a_rerun_of_the_same_job_overwrites_its_outputs_instead_of_duplicating(env):
+    from daguerre.platform.generation import run_operation
+
+    job = env.run("generate", {"prompt": "a harbour", "seed": 3, "steps": 2, "width": 64,
+                               "height": 64, "batch_size": 2})
+    first = job["result"]["image_ids"]
+    assert len(first) == 2
+    # As a worker would after a crash between writing and finishing the job row.
+    again = run_operation(env.ctx, job["id"], "generate", job["params"],
+                          progress=lambda *a: None, should_cancel=lambda: False)
+    assert again["image_ids"] == first
+    with env.ctx.catalog.session() as s:
+        assert s.scalar(select(func.count()).select_from(Lineage)
+                        .where(Lineage.job_id == job["id"])) == 2
+        generated = s.scalar(select(func.count()).select_from(Image)
+                             .where(Image.origin == "generated"))
+    assert generated == 2
+    ids = env.ctx.store().ids().tolist()
+    assert sorted(i for i in ids if i in first) == sorted(first)
+
+
+def test_batch_restore_fails_a_corrupt_image_alone_and_keeps_originals(env):
+    good = env.paths[:2]
+    bad = env.paths[2]
+    bad.write_bytes(bad.read_bytes()[:200])  # damaged on disk since it was indexed
+    before = {p: sha(p) for p in env.paths}
+    job = env.run("restore", {"image_ids": [env.ids[p.name] for p in env.paths]})
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert [f["image_id"] for f in result["failed"]] == [env.ids[bad.name]]
+    assert "photo2.jpg" in result["failed"][0]["reason"]
+    assert sorted(o["parents"][0] for o in result["outputs"]) == \
+        sorted(env.ids[p.name] for p in good)
+    # No inpainting weights here: said once, in the result, and the OpenCV method used.
+    assert any("inpaint" in n and "weights-free" in n for n in result["notes"])
+    for out in result["outputs"]:
+        with PILImage.open(out["path"]) as im:
+            assert json.loads(im.text["daguerre"])["operation"] == "restore"
+            assert "Detect: morphology" in im.text["parameters"]
+    assert {p: sha(p) for p in env.paths} == before
+    rows = output_rows(env.ctx, job["id"])
+    assert len(rows) == 2 and all(r.origin == "generated" for r in rows)
+
+
+def test_restore_cli_options_reach_the_recipe(env):
+    from daguerre.platform.cli import main
+
+    res = CliRunner().invoke(main, ["restore", str(env.paths[0]), "--no-denoise",
+                                    "--white-balance", "gray_world", "--inline", "--json"])
+    assert res.exit_code == 0, res.output
+    job = json.loads(res.output.strip().splitlines()[-1])
+    assert job["params"]["recipe"] == {"denoise": False, "white_balance": "gray_world"}
+    assert job["result"]["recipe"]["denoise"] is False
+    bad = CliRunner().invoke(main, ["restore", str(env.paths[0]), "--denoise-strength", "99"])
+    assert bad.exit_code == 2 and "denoise-strength" in bad.output
+
+
+def test_require_diffusion_without_inpaint_weights_is_a_clear_error(env):
+    from daguerre.platform.cli import main
+
+    res = CliRunner().invoke(main, ["restore", f"#{env.ids['photo0.jpg']}",
+                                    "--require-diffusion", "--inline"])
+    assert res.exit_code == 2, res.output
+    assert "inpaint" in res.output and "DAGUERRE_INPAINT_MODEL" in res.output
+    assert "stable-diffusion-inpainting" in res.output  # names the model it looked for
+    assert not list(env.ctx.settings.outputs_dir.rglob("*.png"))
+
+
+def test_targets_outside_every_library_are_refused(env, tmp_path):
+    from daguerre.platform.cli import main
+
+    outside = tmp_path / "elsewhere.jpg"
+    noise_image(5).save(outside)
+    link = env.root / "sneaky.jpg"
+    link.symlink_to(outside)
+    runner = CliRunner()
+    for target in (str(outside), str(link), str(tmp_path)):
+        res = runner.invoke(main, ["restore", target, "--inline"])
+        assert res.exit_code == 2, res.output
+        assert "outside every library" in res.output
+    res = runner.invoke(main, ["translate", str(outside), "--prompt", "x"])
+    assert res.exit_code == 2 and "outside every library" in res.output
+    with env.ctx.catalog.session() as s:
+        assert s.scalar(select(func.count()).select_from(Image)
+                        .where(Image.origin == "generated")) == 0
+
+
+def test_restore_a_folder_by_path(env):
+    from daguerre.platform.cli import main
+
+    res = CliRunner().invoke(main, ["restore", str(env.root), "--no-detect", "--no-denoise",
+                                    "--inline"])
+    assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("#")]
+    assert len(lines) == 3 and all("(from #" in ln for ln in lines)
+
+
+def test_bad_arguments_exit_2_naming_the_option(env):
+    from daguerre.platform.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["generate", "a cat", "--width", "100", "--inline"])
+    assert res.exit_code == 2 and "--width" in res.output and "multiple of 8" in res.output
+    res = runner.invoke(main, ["generate", "a cat", "--scheduler", "nope"])
+    assert res.exit_code == 2 and "--scheduler" in res.output
+    # Checked only once the image is known: the job fails and the command says why.
+    res = runner.invoke(main, ["translate", f"#{env.ids['photo0.jpg']}", "--prompt", "x",
+                               "--strength", "0.1", "--steps", "2", "--inline"])
+    assert res.exit_code == 2 and "--strength" in res.output and "steps" in res.output
+    res = runner.invoke(main, ["translate", "#999999", "--prompt", "x"])
+    assert res.exit_code == 2 and "999999" in res.output
+
+
+def test_async_returns_the_job_id_at_once(env):
+    from daguerre.platform.cli import main
+
+    res = CliRunner().invoke(main, ["generate", "a cat", "--steps", "2", "--async"])
+    assert res.exit_code == 0, res.output
+    job_id = int(res.output.strip())
+    assert env.jobs.get(job_id)["status"] == "queued"
