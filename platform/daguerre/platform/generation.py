@@ -261,7 +261,7 @@ def check_mask_key(ctx: Context, key: str, name: str = "params.mask") -> None:
         raise UserError(f"{name} must be the SHA-256 of a stored mask (64 hex digits), "
                         f"got {key[:80]!r}")
     if not (masks_dir(ctx) / f"{key}.png").is_file():
-        raise UserError(f"{name}: no stored mask {key}")
+        raise NotFound(f"{name}: no stored mask {key}")
 
 
 def load_mask(ctx: Context, key: str) -> Any:
@@ -418,7 +418,7 @@ def run_operation(ctx: Context, job_id: int, task: str, params: dict[str, Any], 
         raise ValueError(f"unknown operation {task!r}")
     parent = params.get("image_id")
     image = load_source(ctx, parent) if parent is not None else None
-    mask = load_mask(ctx, params["mask"]) if params.get("mask") else None
+    mask = _mask_for(ctx, params, image)
     request = build_request(task, params, image, mask)
     writer = OutputWriter(ctx, job_id, task, Embedder())
     keys = [f"{task}-{i}" for i in range(request.batch_size)]
@@ -439,11 +439,31 @@ def run_operation(ctx: Context, job_id: int, task: str, params: dict[str, Any], 
     return result
 
 
-RECIPE_SCALARS = ("detect", "inpaint", "inpaint_method", "inpaint_radius", "mask_grow",
-                  "inpaint_prompt", "inpaint_negative_prompt", "inpaint_steps", "inpaint_guidance",
-                  "max_crops", "levels", "white_balance", "levels_low", "levels_high", "denoise",
-                  "denoise_method", "denoise_strength", "upscale", "upscale_prompt",
-                  "upscale_steps", "upscale_guidance", "upscale_noise_level", "seed")
+# The recipe options a job may set: (type, minimum, maximum, choices). The API's schema is built
+# from this table, so what the document allows is exactly what the check accepts.
+RECIPE_OPTIONS: dict[str, tuple[type, float | None, float | None, tuple | None]] = {
+    "detect": (bool, None, None, None),
+    "inpaint": (bool, None, None, None),
+    "levels": (bool, None, None, None),
+    "denoise": (bool, None, None, None),
+    "inpaint_method": (str, None, None, ("telea", "ns")),
+    "inpaint_radius": (int, 1, 50, None),
+    "mask_grow": (int, 0, 32, None),
+    "inpaint_prompt": (str, None, 1000, None),
+    "inpaint_negative_prompt": (str, None, 1000, None),
+    "inpaint_steps": (int, 1, 200, None),
+    "inpaint_guidance": (float, 0.0, 50.0, None),
+    "max_crops": (int, 0, 1000, None),
+    "white_balance": (str, None, None, ("levels", "gray_world", "none")),
+    "denoise_method": (str, None, None, ("nlm", "bilateral")),
+    "denoise_strength": (float, 0.0, 20.0, None),
+    "upscale": (int, None, None, (1, 2, 4)),
+    "upscale_prompt": (str, None, 1000, None),
+    "upscale_steps": (int, 1, 200, None),
+    "upscale_guidance": (float, 0.0, 50.0, None),
+    "upscale_noise_level": (int, 0, 350, None),
+    "seed": (int, 0, 2**32 - 1, None),
+}
 
 
 def make_recipe(options: dict[str, Any] | None) -> Any:
@@ -452,23 +472,63 @@ def make_recipe(options: dict[str, Any] | None) -> Any:
     from daguerre.generator.restoration.recipe import Recipe
 
     options = dict(options or {})
-    unknown = sorted(set(options) - set(RECIPE_SCALARS))
+    unknown = sorted(set(options) - set(RECIPE_OPTIONS))
     if unknown:
         raise UserError(f"params.recipe.{unknown[0]}: unknown recipe option "
-                        f"(known: {', '.join(RECIPE_SCALARS)})")
-    defaults = Recipe()
+                        f"(known: {', '.join(RECIPE_OPTIONS)})")
     for key, value in options.items():
-        want = type(getattr(defaults, key))
+        want, lo, hi, choices = RECIPE_OPTIONS[key]
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             options[key] = value = float(value)
         if isinstance(value, bool) != (want is bool) or not isinstance(value, want):
             raise UserError(f"params.recipe.{key} must be {want.__name__}, got {value!r}")
+        if choices is not None and value not in choices:
+            raise UserError(f"params.recipe.{key} must be one of "
+                            f"{', '.join(map(str, choices))}, got {value!r}")
+        size = len(value) if isinstance(value, str) else value
+        if (lo is not None and size < lo) or (hi is not None and size > hi):
+            raise UserError(f"params.recipe.{key} must be between {lo} and {hi}, got {value!r}")
     recipe = Recipe(**options)
     try:
         recipe.check()
     except InvalidArgument as exc:
         raise UserError(f"params.recipe.{exc}") from None
     return recipe
+
+
+MAX_BOXES = 1000
+MAX_COORD = 100_000
+
+
+def check_boxes(boxes: Any, name: str = "params.mask_boxes") -> None:
+    """Each box is ``[x0, y0, x1, y1]`` in the input image's pixels (white = repaint)."""
+    for i, box in enumerate(boxes):
+        if (not isinstance(box, list) or len(box) != 4
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in box)):
+            raise UserError(f"{name}[{i}] must be [x0, y0, x1, y1] (4 integers), got {box!r}")
+        if not all(0 <= v <= MAX_COORD for v in box):
+            raise UserError(f"{name}[{i}] coordinates must be between 0 and {MAX_COORD}")
+
+
+def boxes_mask(size: tuple[int, int], boxes: list[list[int]]) -> Any:
+    """A mask of ``size`` that is white inside the boxes (clipped to the image)."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    mask = PILImage.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    for x0, y0, x1, y1 in boxes:
+        if x1 > x0 and y1 > y0:
+            draw.rectangle([x0, y0, x1 - 1, y1 - 1], fill=255)
+    return mask
+
+
+def _mask_for(ctx: Context, params: dict[str, Any], image: Any) -> Any:
+    if params.get("mask"):
+        return load_mask(ctx, params["mask"])
+    if params.get("mask_boxes") and image is not None:
+        return boxes_mask(image.size, params["mask_boxes"])
+    return None
 
 
 def _restore_pipelines(ctx: Context, recipe: Any, require: bool, cache: Any
@@ -537,7 +597,8 @@ def run_restore(ctx: Context, job_id: int, params: dict[str, Any], *, progress: 
             try:
                 result = restore(
                     source, recipe=recipe, pipelines=pipelines, require_diffusion=require,
-                    mask=mask, should_cancel=should_cancel,
+                    mask=mask if mask is not None else _mask_for(ctx, params, source),
+                    should_cancel=should_cancel,
                     on_step=lambda _d, _n, step, i=image_id, k=done: progress(
                         k, total, f"#{i}: {step}"))
             except Canceled as exc:

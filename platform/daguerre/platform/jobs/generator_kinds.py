@@ -35,8 +35,30 @@ COMMON: dict[str, Param] = {
     "height": Param(int, min=64, max=2048, help="output height, a multiple of 8"),
     "batch_size": Param(int, min=1, max=16, help="images per job (image i uses seed + i)"),
 }
-IMAGE = Param(int, required=True, min=1, help="catalog id of the input image")
+MAX_ID = 2**63 - 1
+IMAGE = Param(int, required=True, min=1, max=MAX_ID, help="catalog id of the input image")
+MASK = Param(str, min=64, max=64, help="SHA-256 of a mask stored with `daguerre inpaint/restore "
+                                       "--mask` (white = repaint)")
+MASK_BOXES = Param(list, item=list, min=1, max=1000,
+                   help="mask as rectangles [x0, y0, x1, y1] in the input's pixels")
 PROMPT = Param(str, max=10_000, help="text prompt")
+
+
+def _check_masks(ctx: Context, params: dict[str, Any]) -> None:
+    from daguerre.platform.generation import check_boxes, check_mask_key
+
+    if params.get("mask") is not None and params.get("mask_boxes") is not None:
+        raise UserError("params.mask_boxes: give either mask or mask_boxes, not both")
+    if params.get("mask") is not None:
+        check_mask_key(ctx, params["mask"])
+    if params.get("mask_boxes") is not None:
+        check_boxes(params["mask_boxes"])
+
+
+def _check_inpaint(ctx: Context, params: dict[str, Any]) -> None:
+    if params.get("mask") is None and params.get("mask_boxes") is None:
+        raise UserError("params.mask is required for an inpaint job (or params.mask_boxes)")
+    _check_request(ctx, params)
 
 
 def _check_request(ctx: Context, params: dict[str, Any]) -> None:
@@ -58,10 +80,7 @@ def _check_request(ctx: Context, params: dict[str, Any]) -> None:
             raise NotFound(f"params.image_id: no image with id {params['image_id']}") from None
         except UserError as exc:
             raise UserError(f"params.image_id: {exc}") from None
-    if params.get("mask") is not None:
-        from daguerre.platform.generation import check_mask_key
-
-        check_mask_key(ctx, params["mask"])
+    _check_masks(ctx, params)
     if params.get("seed") is None:
         from daguerre.platform.generation import new_seed_if_missing
 
@@ -107,10 +126,8 @@ def run_edit(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     return _run(ctx, handle, "edit")
 
 
-@job_kind("inpaint", queue=GPU_QUEUE, check=_check_request,
-          params={"image_id": IMAGE,
-                  "mask": Param(str, required=True, min=64, max=64,
-                                help="SHA-256 of a stored mask (white = repaint)"),
+@job_kind("inpaint", queue=GPU_QUEUE, check=_check_inpaint,
+          params={"image_id": IMAGE, "mask": MASK, "mask_boxes": MASK_BOXES,
                   "prompt": PROMPT,
                   "strength": Param(float, min=0.0, max=1.0, help="(default 1.0)"),
                   **COMMON})
@@ -130,7 +147,7 @@ def run_upscale(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 
 def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
     from daguerre.platform.catalog.models import Image, ImageStatus
-    from daguerre.platform.generation import check_mask_key, make_recipe
+    from daguerre.platform.generation import make_recipe
     from sqlalchemy import select
 
     make_recipe(params.get("recipe"))
@@ -138,16 +155,16 @@ def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
     params["image_ids"] = ids
     with ctx.catalog.session() as s:
         found = set()
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start:start + 1000]
+        valid = [i for i in ids if 0 <= i <= MAX_ID]
+        for start in range(0, len(valid), 1000):
+            chunk = valid[start:start + 1000]
             found |= set(s.scalars(select(Image.id).where(Image.id.in_(chunk),
                                                           Image.status == ImageStatus.ACTIVE)))
-    missing = [i for i in ids if i not in found]
+    missing = [i for i in ids if i not in found or i > MAX_ID]
     if missing:
         raise NotFound(f"params.image_ids: no active image with id {missing[0]}"
                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    if params.get("mask") is not None:
-        check_mask_key(ctx, params["mask"])
+    _check_masks(ctx, params)
 
 
 @job_kind("restore", queue=GPU_QUEUE, check=_check_restore,
@@ -155,9 +172,7 @@ def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
                                      help="catalog ids of the photos to restore"),
                   "recipe": Param(dict, help="recipe options (detect, inpaint, levels, "
                                              "denoise, denoise_strength, upscale, ...)"),
-                  "mask": Param(str, min=64, max=64,
-                                help="SHA-256 of a stored damage mask, used instead of "
-                                     "detection"),
+                  "mask": MASK, "mask_boxes": MASK_BOXES,
                   "require_diffusion": Param(bool, default=False,
                                              help="fail instead of using the weights-free "
                                                   "method when diffusion weights are missing")})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from daguerre.platform.web.api import PREFIX
+from daguerre.platform.web.api import generate as generate_api
 from daguerre.platform.web.api.filters import ORIGINS
 from daguerre.platform.web.params import MAX_LIMIT, MAX_OFFSET
 from flask import Blueprint, Flask, Response, jsonify
@@ -422,7 +423,7 @@ def document() -> dict[str, Any]:
             },
             "schemas": SCHEMAS,
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **generate_api.openapi_paths()},
     }
 
 
