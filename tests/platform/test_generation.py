@@ -307,3 +307,15 @@ def test_async_returns_the_job_id_at_once(env):
     assert res.exit_code == 0, res.output
     job_id = int(res.output.strip())
     assert env.jobs.get(job_id)["status"] == "queued"
+
+
+def test_models_list_shows_each_diffusion_task_and_whether_it_is_here(env):
+    from daguerre.platform.cli import main
+
+    res = CliRunner().invoke(main, ["models", "list", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["task"]: r for r in json.loads(res.output)}
+    assert set(rows) == {"clip", "generate", "translate", "inpaint", "edit", "upscale"}
+    assert rows["generate"]["weights_present"] and rows["generate"]["model"].endswith("tiny-sd")
+    assert rows["inpaint"]["weights_present"] is False  # the public default, not cached here
+    assert rows["inpaint"]["configured_by"] == "DAGUERRE_INPAINT_MODEL"

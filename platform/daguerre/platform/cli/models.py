@@ -23,6 +23,39 @@ def model_info(app) -> dict:  # noqa: ANN001
     return info
 
 
+def diffusion_info(task: str) -> dict:
+    """The configured diffusion model of ``task`` and whether its weights are here (no network:
+    a local directory, or the Hugging Face cache)."""
+    from pathlib import Path
+
+    from daguerre.generator.models import model_env_var, resolve_model
+
+    model = resolve_model(task)
+    local = Path(model).expanduser()
+    if local.is_dir() or model.startswith((".", "/", "~")):
+        present = (local / "model_index.json").is_file()
+        source, location = "local directory", str(local)
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            found = try_to_load_from_cache(model, "model_index.json")
+        except Exception:  # noqa: BLE001 - a malformed repo id is simply not present
+            found = None
+        present = isinstance(found, str)
+        source = "Hugging Face cache"
+        location = str(Path(found).parent) if present else None
+    return {"task": task, "model": model, "weights": None, "weights_source": source,
+            "weights_location": location, "weights_present": present,
+            "configured_by": model_env_var(task)}
+
+
+def all_info(app) -> list[dict]:  # noqa: ANN001
+    from daguerre.generator import TASKS
+
+    return [model_info(app)] + [diffusion_info(task) for task in TASKS]
+
+
 @click.group("models")
 def models() -> None:
     """Inspect and fetch model weights."""
@@ -33,30 +66,73 @@ def models() -> None:
 @click.pass_context
 def models_list(ctx: click.Context, as_json: bool) -> None:
     """The configured models and whether their weights are present."""
-    rows = [model_info(get_context(ctx))]
+    rows = all_info(get_context(ctx))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         present = "present" if r["weights_present"] else "MISSING"
-        click.echo(f"{r['task']:<8} {r['model']} / {r['weights']}  [{present}]")
+        name = f"{r['model']} / {r['weights']}" if r["weights"] else r["model"]
+        click.echo(f"{r['task']:<10} {name}  [{present}]")
+
+
+TASK_CHOICES = ("clip", "generate", "translate", "inpaint", "edit", "upscale")
 
 
 @models.command("info")
+@click.option("--task", type=click.Choice(TASK_CHOICES),
+              help="Only this model (default: every configured model).")
 @click.pass_context
-def models_info(ctx: click.Context) -> None:
-    """Details of the configured CLIP model (JSON)."""
-    click.echo(json.dumps(model_info(get_context(ctx)), indent=2))
+def models_info(ctx: click.Context, task: str | None) -> None:
+    """Details of the configured models (JSON): CLIP and each diffusion task's."""
+    rows = all_info(get_context(ctx))
+    if task is not None:
+        click.echo(json.dumps(next(r for r in rows if r["task"] == task), indent=2))
+        return
+    click.echo(json.dumps(rows, indent=2))
 
 
 @models.command("pull")
+@click.option("--task", "tasks", multiple=True, type=click.Choice(TASK_CHOICES),
+              help="Only this model (repeatable; default: all of them, several GB each).")
 @click.pass_context
-def models_pull(ctx: click.Context) -> None:
+def models_pull(ctx: click.Context, tasks: tuple[str, ...]) -> None:
     """Download and cache the configured weights now (needs internet access)."""
     from daguerre.indexer.models import resolve_weights
 
-    path = resolve_weights(get_context(ctx).clip_spec, download=True)
-    click.echo(f"weights ready: {path}")
+    tasks = tasks or TASK_CHOICES
+    if "clip" in tasks:
+        path = resolve_weights(get_context(ctx).clip_spec, download=True)
+        click.echo(f"clip: weights ready: {path}")
+    seen: set[str] = set()
+    for task in tasks:
+        if task == "clip":
+            continue
+        info = diffusion_info(task)
+        if info["model"] in seen or info["weights_source"] == "local directory":
+            click.echo(f"{task}: {info['model']} "
+                       + ("ready" if info["weights_present"] or info["model"] in seen
+                          else "is a local directory without model_index.json"))
+            seen.add(info["model"])
+            continue
+        seen.add(info["model"])
+        click.echo(f"{task}: downloading {info['model']} ...")
+        path = pull_diffusion(info["model"], task)
+        click.echo(f"{task}: weights ready: {path}")
+
+
+def pull_diffusion(model: str, task: str) -> str:
+    """Fetch a diffusers pipeline's files into the Hugging Face cache (no model is loaded)."""
+    from daguerre.generator.errors import ModelUnavailable
+    from daguerre.platform.errors import UserError
+
+    try:
+        from diffusers import DiffusionPipeline
+
+        return str(DiffusionPipeline.download(model))
+    except Exception as exc:  # noqa: BLE001 - network, auth and repo errors all end here
+        raise UserError(str(ModelUnavailable(model, task, f"download failed: "
+                                             f"{type(exc).__name__}: {str(exc)[:300]}"))) from None
 
 
 def register(group: click.Group) -> None:
