@@ -18,36 +18,120 @@ def print_hits(hits: list, as_json: bool) -> None:
         click.echo(f"{rank:>3}. {h.score:.4f}  #{h.id:<7} {h.path}")
 
 
-@click.command("search")
-@click.argument("text", required=False)
+def filter_options(f):  # noqa: ANN001, ANN201 - a click decorator
+    """The catalog filters shared by `search` and `similar`."""
+    options = [
+        click.option("--library", "-l", help="Only this library (name or id)."),
+        click.option("--folder", help="Only images under this folder of their library "
+                                      "(a path prefix, e.g. 2023/summer)."),
+        click.option("--after", help="Captured on or after this date (2024-07-01, or "
+                                     "2024-07-01T18:00)."),
+        click.option("--before", help="Captured on or before this date (a bare date includes "
+                                      "that whole day)."),
+        click.option("--tag", help="Only images with this tag (set by a person or a model)."),
+        click.option("--min-rating", type=click.IntRange(0, 5), help="Rated at least this."),
+        click.option("--origin", type=click.Choice(["library", "upload", "generated"]),
+                     help="Only images of this origin."),
+        click.option("--format", "fmt", help="Only this file format (JPEG, PNG, WEBP, ...)."),
+        click.option("--min-width", type=click.IntRange(min=0), help="At least this wide."),
+        click.option("--min-height", type=click.IntRange(min=0), help="At least this tall."),
+        click.option("--limit", "-n", default=10, show_default=True,
+                     type=click.IntRange(1, 10_000), help="Results per page."),
+        click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0),
+                     help="Skip this many results (paging; the order is stable)."),
+        click.option("--min-score", type=click.FloatRange(-1.0, 1.0),
+                     help="Leave out results scoring below this cosine similarity."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print a JSON list of objects (id, path, score, ...), best first."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def build_filters(library, folder, after, before, tag, min_rating, origin, fmt,  # noqa: ANN001
+                  min_width, min_height):  # noqa: ANN001, ANN201
+    from daguerre.platform.search import SearchFilters, check_filters, parse_date
+
+    return check_filters(SearchFilters(
+        library=library, folder=folder, after=parse_date(after, "--after"),
+        before=parse_date(before, "--before", end=True), tag=tag, min_rating=min_rating,
+        origin=origin, format=fmt, min_width=min_width, min_height=min_height))
+
+
+SEARCH_HELP = """Search indexed images by QUERY, or by an example image with --image.
+
+\b
+A query is a sum of weighted terms:
+  daguerre search "a dog on a beach"
+  daguerre search '"a beach" + "sunset" - "people"'
+  daguerre search '"zebra" + "stripes":0.5'
+  daguerre search '#1234 - "snow"'            (an indexed image, minus a concept)
+  daguerre search 'photos/red-car.jpg + "at night"'
+
+\b
+  "text" or 'text'   a text term (quotes are optional for a single term)
+  #ID                the indexed image with that id (left out of the results)
+  path/to/file.jpg   an image file (a term ending in an image suffix, with
+                     no spaces or with a /)
+  + / -              add or subtract the next term (operators need a space
+                     before them when terms are unquoted: black-and-white
+                     is one word)
+  term:W             weigh a term by W (e.g. "stripes":0.5); default 1
+
+Each term is embedded and normalised, the weighted sum is normalised again, and
+images are ranked by cosine similarity (the score shown). Filters narrow the
+candidates before ranking, so a page is full whenever enough images match.
+"""
+
+
+@click.command("search", help=SEARCH_HELP)
+@click.argument("query", nargs=-1)
 @click.option("--image", "image", type=click.Path(dir_okay=False),
-              help="Search by an example image file instead of text.")
-@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
+              help="Search by an example image file (added to QUERY when both are given).")
+@filter_options
 @click.pass_context
-def search(ctx: click.Context, text: str | None, image: str | None, limit: int,
-           as_json: bool) -> None:
-    """Search indexed images by TEXT, or by an example image with --image."""
+def search(ctx: click.Context, query: tuple[str, ...], image: str | None, library: str | None,
+           folder: str | None, after: str | None, before: str | None, tag: str | None,
+           min_rating: int | None, origin: str | None, fmt: str | None,
+           min_width: int | None, min_height: int | None, limit: int, offset: int,
+           min_score: float | None, as_json: bool) -> None:
     from daguerre.platform import search as svc
     from daguerre.platform.errors import UserError
 
-    if (text is None) == (image is None):
-        raise UserError("give either TEXT or --image PATH")
+    # Several arguments are joined: `daguerre search "a beach" + "sunset"` reaches us as
+    # ['a beach', '+', 'sunset'], which joins into the bare-term query a beach + sunset.
+    text = " ".join(query).strip()
+    if not text and image is None:
+        raise UserError("give a QUERY or --image PATH (see `daguerre search --help`)")
+    filters = build_filters(library, folder, after, before, tag, min_rating, origin, fmt,
+                            min_width, min_height)
     app = get_context(ctx)
-    hits = svc.search_image(app, image, limit) if image else svc.search_text(app, text, limit)
+    if image is not None and not text:
+        hits = svc.search_image(app, image, limit, offset=offset, filters=filters,
+                                min_score=min_score)
+    else:
+        hits = svc.search(app, text, limit=limit, offset=offset, filters=filters,
+                          min_score=min_score, images=[image] if image else [])
     print_hits(hits, as_json)
 
 
 @click.command("similar")
 @click.argument("image_id", type=int)
-@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, best first.")
+@filter_options
 @click.pass_context
-def similar(ctx: click.Context, image_id: int, limit: int, as_json: bool) -> None:
-    """Images most similar to the indexed image IMAGE_ID."""
+def similar(ctx: click.Context, image_id: int, library: str | None, folder: str | None,
+            after: str | None, before: str | None, tag: str | None, min_rating: int | None,
+            origin: str | None, fmt: str | None, min_width: int | None,
+            min_height: int | None, limit: int, offset: int, min_score: float | None,
+            as_json: bool) -> None:
+    """Images most similar to the indexed image IMAGE_ID (itself left out)."""
     from daguerre.platform import search as svc
 
-    print_hits(svc.similar(get_context(ctx), image_id, limit), as_json)
+    filters = build_filters(library, folder, after, before, tag, min_rating, origin, fmt,
+                            min_width, min_height)
+    print_hits(svc.similar(get_context(ctx), image_id, limit, offset=offset, filters=filters,
+                           min_score=min_score), as_json)
 
 
 def register(group: click.Group) -> None:

@@ -1,0 +1,283 @@
+"""Filters, paging, cut-off and the text-embedding cache, against a hand-made catalog whose
+vectors are placed so every score is known in advance."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from daguerre.platform import search as svc
+from daguerre.platform.catalog.models import (
+    Image,
+    ImageOrigin,
+    ImageStatus,
+    ImageTag,
+    Library,
+    Tag,
+    TagSource,
+)
+from daguerre.platform.cli import main
+from daguerre.platform.context import Context
+from daguerre.platform.errors import NotFound, UserError
+
+N = 40
+
+
+def _score(i: int) -> float:
+    """Image i's cosine with the query vector e0: strictly decreasing in i, except that 20 and
+    21 tie (ties are broken by id)."""
+    return 0.95 - 0.02 * (i if i <= 20 else i - 1)
+
+
+def _attrs(i: int) -> dict:
+    return {
+        "library": "alpha" if i % 2 == 0 else "beta",
+        "path": f"{'trips' if i % 4 < 2 else 'home'}/{i:03d}.jpg",
+        "captured_at": datetime(2020 + i % 4, 6, 1, 12, 0) if i % 5 else None,
+        "rating": i % 6 if i % 3 else None,
+        "origin": ImageOrigin.GENERATED if i % 7 == 0 else ImageOrigin.LIBRARY,
+        "format": "PNG" if i % 3 == 0 else "JPEG",
+        "width": 100 + 10 * i,
+        "height": 800 - 10 * i,
+        "tag": "beach" if i % 4 == 1 else None,
+        "status": ImageStatus.MISSING if i == 3 else (
+            ImageStatus.DUPLICATE if i == 5 else ImageStatus.ACTIVE),
+    }
+
+
+@pytest.fixture()
+def catalog(clip_env: dict, tmp_path: Path) -> tuple[Context, dict[int, int], np.ndarray]:
+    """A context over N images with known attributes; returns (ctx, index -> id, query)."""
+    ctx = Context()
+    enc = ctx.encoder()
+    dim = enc.dim
+    ids: dict[int, int] = {}
+    with ctx.catalog.session() as s:
+        libs = {}
+        for name in ("alpha", "beta"):
+            root = tmp_path / name
+            root.mkdir()
+            libs[name] = Library(name=name, root=str(root))
+            s.add(libs[name])
+        tag = Tag(name="beach")
+        s.add(tag)
+        s.flush()
+        for i in range(N):
+            a = _attrs(i)
+            img = Image(library_id=libs[a["library"]].id, path=a["path"], sha256=f"{i:064x}",
+                        size=1000 + i, mtime=float(i), width=a["width"], height=a["height"],
+                        format=a["format"], captured_at=a["captured_at"], rating=a["rating"],
+                        origin=a["origin"], status=a["status"])
+            s.add(img)
+            s.flush()
+            ids[i] = img.id
+            if a["tag"]:
+                s.add(ImageTag(image_id=img.id, tag_id=tag.id, source=TagSource.MODEL,
+                               score=0.9))
+    query = np.zeros(dim, np.float32)
+    query[0] = 1.0
+    vecs = np.zeros((N, dim), np.float32)
+    for i in range(N):
+        c = _score(i)
+        vecs[i, 0] = c
+        vecs[i, 1 + i % (dim - 1)] = np.sqrt(1 - c * c)
+    with ctx.store().edit() as st:
+        st.upsert(np.array([ids[i] for i in range(N)], np.int64), vecs)
+    yield ctx, ids, query
+    ctx.close()
+
+
+def _active(i: int) -> bool:
+    return _attrs(i)["status"] == ImageStatus.ACTIVE
+
+
+def _expected(pred) -> list[int]:  # noqa: ANN001
+    """Indices passing ``pred``, in ranking order (score desc, then id)."""
+    return [i for i in range(N) if _active(i) and pred(_attrs(i))]
+
+
+def _idx(ids: dict[int, int], hits: list) -> list[int]:
+    back = {v: k for k, v in ids.items()}
+    return [back[h.id] for h in hits]
+
+
+def test_unfiltered_ranking_skips_inactive_images_and_breaks_ties_by_id(catalog) -> None:  # noqa: ANN001
+    ctx, ids, q = catalog
+    hits = svc.rank(ctx, q, 25)
+    assert _idx(ids, hits) == _expected(lambda a: True)[:25]
+    assert 3 not in _idx(ids, hits) and 5 not in _idx(ids, hits)  # missing, duplicate
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert hits[0].score == pytest.approx(_score(0), abs=1e-3)
+    assert _idx(ids, hits).index(20) + 1 == _idx(ids, hits).index(21)
+
+
+def test_paging_is_stable_and_complete(catalog) -> None:  # noqa: ANN001
+    ctx, ids, q = catalog
+    everything = _idx(ids, svc.rank(ctx, q, N))
+    pages = [_idx(ids, svc.rank(ctx, q, 7, offset=off)) for off in range(0, N, 7)]
+    assert [i for p in pages for i in p] == everything
+    assert everything == _expected(lambda a: True)
+    assert svc.rank(ctx, q, 5, offset=len(everything)) == []
+
+
+@pytest.mark.parametrize(("filters", "pred"), [
+    (svc.SearchFilters(library="beta"), lambda a: a["library"] == "beta"),
+    (svc.SearchFilters(folder="home"), lambda a: a["path"].startswith("home/")),
+    (svc.SearchFilters(folder="/home/"), lambda a: a["path"].startswith("home/")),
+    (svc.SearchFilters(after=datetime(2022, 1, 1)),
+     lambda a: a["captured_at"] is not None and a["captured_at"].year >= 2022),
+    (svc.SearchFilters(before=datetime(2021, 12, 31, 23, 59)),
+     lambda a: a["captured_at"] is not None and a["captured_at"].year <= 2021),
+    (svc.SearchFilters(tag="beach"), lambda a: a["tag"] == "beach"),
+    (svc.SearchFilters(min_rating=4), lambda a: (a["rating"] or -1) >= 4),
+    (svc.SearchFilters(origin="generated"), lambda a: a["origin"] == ImageOrigin.GENERATED),
+    (svc.SearchFilters(format="png"), lambda a: a["format"] == "PNG"),
+    (svc.SearchFilters(min_width=400), lambda a: a["width"] >= 400),
+    (svc.SearchFilters(min_height=600), lambda a: a["height"] >= 600),
+    (svc.SearchFilters(library="alpha", folder="trips", min_rating=1),
+     lambda a: a["library"] == "alpha" and a["path"].startswith("trips/")
+     and (a["rating"] or -1) >= 1),
+])
+def test_each_filter_selects_exactly_its_images_in_ranking_order(catalog, filters, pred
+                                                                  ) -> None:  # noqa: ANN001
+    ctx, ids, q = catalog
+    want = _expected(pred)
+    assert want, "the catalog must hold matching images"
+    assert _idx(ids, svc.rank(ctx, q, N, filters=filters)) == want
+
+
+def test_filtered_page_is_full_when_matches_sit_below_the_top_hits(catalog) -> None:  # noqa: ANN001
+    ctx, ids, q = catalog
+    # Wide images are the worst-scoring ones: none is in the unfiltered top 25.
+    wide = svc.SearchFilters(min_width=400)
+    want = _expected(lambda a: a["width"] >= 400)
+    assert not set(want) & set(_idx(ids, svc.rank(ctx, q, 25)))
+    page = _idx(ids, svc.rank(ctx, q, 5, filters=wide))
+    assert page == want[:5]
+    assert _idx(ids, svc.rank(ctx, q, 5, filters=wide, offset=5)) == want[5:10]
+
+
+def test_min_score_cuts_the_tail(catalog) -> None:  # noqa: ANN001
+    ctx, ids, q = catalog
+    hits = svc.rank(ctx, q, N, min_score=0.5)
+    want = [i for i in _expected(lambda a: True) if _score(i) >= 0.5 - 1e-6]
+    assert _idx(ids, hits) == want
+    assert all(h.score >= 0.5 for h in hits)
+    assert svc.rank(ctx, q, N, min_score=0.99) == []
+
+
+def test_unknown_library_or_tag_and_bad_values_are_named(catalog) -> None:  # noqa: ANN001
+    ctx, _ids, q = catalog
+    with pytest.raises(NotFound, match="no library 'nope'"):
+        svc.rank(ctx, q, 5, filters=svc.SearchFilters(library="nope"))
+    with pytest.raises(NotFound, match="no tag 'sunset'"):
+        svc.rank(ctx, q, 5, filters=svc.SearchFilters(tag="sunset"))
+    with pytest.raises(UserError, match="origin must be one of"):
+        svc.rank(ctx, q, 5, filters=svc.SearchFilters(origin="scanned"))
+    with pytest.raises(UserError, match="limit"):
+        svc.rank(ctx, q, 0)
+    with pytest.raises(UserError, match="after"):
+        svc.check_filters(svc.SearchFilters(after=datetime(2024, 1, 2),
+                                            before=datetime(2024, 1, 1)))
+    with pytest.raises(UserError, match="--after must be a date"):
+        svc.parse_date("last tuesday", "--after")
+    assert svc.parse_date("2024-07-31", "--before", end=True) == datetime(2024, 7, 31, 23, 59,
+                                                                           59, 999999)
+
+
+def test_cli_filters_paging_and_json(catalog) -> None:  # noqa: ANN001
+    ctx, ids, _q = catalog
+    runner = CliRunner()
+    # Image 0 is the query (as #ID), so the ranking is by similarity to image 0.
+    base = ["search", f"#{ids[0]}", "--json"]
+    full = json.loads(runner.invoke(main, [*base, "--limit", "40"]).output)
+    assert ids[0] not in [h["id"] for h in full]  # the query image is left out
+    assert [h["score"] for h in full] == sorted((h["score"] for h in full), reverse=True)
+    assert {"id", "path", "score"} <= set(full[0])
+    first = json.loads(runner.invoke(main, [*base, "--limit", "4"]).output)
+    second = json.loads(runner.invoke(main, [*base, "--limit", "4", "--offset", "4"]).output)
+    assert [h["id"] for h in first + second] == [h["id"] for h in full[:8]]
+
+    result = runner.invoke(main, [*base, "--library", "beta", "--folder", "home",
+                                  "--min-height", "500", "--limit", "3"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    back = {v: k for k, v in ids.items()}
+    assert len(got) == 3
+    for h in got:
+        a = _attrs(back[h["id"]])
+        assert a["library"] == "beta" and a["path"].startswith("home/") and a["height"] >= 500
+        assert h["path"].endswith(a["path"])
+
+    result = runner.invoke(main, [*base, "--after", "2022-01-01", "--before", "2022-12-31",
+                                  "--tag", "beach", "--min-score", "0.3"])
+    assert result.exit_code == 0, result.output
+    for h in json.loads(result.output):
+        a = _attrs(back[h["id"]])
+        assert a["captured_at"].year == 2022 and a["tag"] == "beach" and h["score"] >= 0.3
+
+    result = runner.invoke(main, ["similar", str(ids[0]), "--json", "--origin", "generated"])
+    assert result.exit_code == 0, result.output
+    assert [back[h["id"]] for h in json.loads(result.output)] == [
+        i for i in _expected(lambda a: a["origin"] == ImageOrigin.GENERATED) if i != 0]
+
+
+def test_cli_errors_are_one_line_and_name_the_problem(catalog) -> None:  # noqa: ANN001
+    runner = CliRunner()
+    result = runner.invoke(main, ["search", '"a beach" + "sunset'])
+    assert result.exit_code == 2
+    assert "position 13" in result.output and "unterminated" in result.output
+    result = runner.invoke(main, ["search", "x", "--after", "yesterday"])
+    assert result.exit_code == 2 and "--after must be a date" in result.output
+    result = runner.invoke(main, ["search", "x", "--library", "nope"])
+    assert result.exit_code == 2 and "no library 'nope'" in result.output
+    result = runner.invoke(main, ["search", "#999999"])
+    assert result.exit_code == 2 and "no image with id 999999" in result.output
+    result = runner.invoke(main, ["search"])
+    assert result.exit_code == 2 and "give a QUERY" in result.output
+
+
+def test_search_help_documents_the_syntax() -> None:
+    out = CliRunner().invoke(main, ["search", "--help"]).output
+    for piece in ('"a beach" + "sunset" - "people"', '"stripes":0.5', "#ID", "--min-score",
+                  "--offset", "--folder", "--min-rating"):
+        assert piece in out
+
+
+def test_repeated_queries_do_not_run_the_text_encoder_again(clip_env: dict,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from daguerre.indexer.encoder import ClipEncoder
+
+    calls: list[list[str]] = []
+    original = ClipEncoder.encode_text
+
+    def counting(self, texts):  # noqa: ANN001, ANN202
+        if texts != ["a photo"]:  # the encoder's own dimension probe
+            calls.append(list(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(ClipEncoder, "encode_text", counting)
+    first = Context()
+    v1, _ = svc.query_vector(first, '"a red circle" + "sunset":0.5')
+    assert calls == [["a red circle", "sunset"]]
+    svc.query_vector(first, "sunset - a red circle")  # same texts, other arithmetic
+    assert len(calls) == 1
+    first.close()
+
+    # A new context (the next CLI invocation) with the in-memory cache gone: read from disk.
+    svc.text_cache(first).clear_memory()
+    second = Context()
+    v2, _ = svc.query_vector(second, '"a red circle" + "sunset":0.5')
+    assert len(calls) == 1
+    np.testing.assert_array_equal(v1, v2)
+    files = list((Path(clip_env["DAGUERRE_HOME"]) / "cache" / "text-embeddings").rglob("*.npy"))
+    assert len(files) == 2
+    svc.query_vector(second, '"a blue square"')
+    assert calls[1:] == [["a blue square"]]
+    second.close()
