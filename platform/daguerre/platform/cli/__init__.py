@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.tokens",
     "daguerre.platform.cli.jobs",
     "daguerre.platform.cli.generate",
+    "daguerre.platform.cli.classify",
+    "daguerre.platform.cli.tags",
+    "daguerre.platform.cli.duplicates",
 )
 
 

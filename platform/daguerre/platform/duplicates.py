@@ -1,0 +1,191 @@
+"""Duplicates in the catalog: find them in three tiers, resolve a group into its keeper.
+
+Finding reads the catalog (hashes, sizes, times) and, for the ``similar`` tier, the vector store's
+nearest neighbours of each image, so it scales with the store's index rather than comparing every
+pair of vectors. The grouping itself is :mod:`daguerre.indexer.duplicates`.
+
+Resolving a group never deletes or moves a file: the others are marked ``duplicate`` (with
+``duplicate_of`` pointing at the keeper), which takes them out of search, listings and later
+duplicate runs, and their tags and rating are merged into the keeper. Only ``exact`` and ``near``
+groups can be resolved: a ``similar`` group holds different pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library, TagSource
+from daguerre.platform.context import Context
+from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.search import find_library, image_path
+from sqlalchemy import select
+
+NEIGHBOURS = 10  # per image, for the similar tier
+QUERY_BATCH = 1024
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    path: str
+    width: int
+    height: int
+    size: int
+    captured_at: str | None
+    rating: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "width": self.width, "height": self.height,
+                "size": self.size, "captured_at": self.captured_at, "rating": self.rating}
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    id: str
+    tier: str
+    keeper: int
+    distance: float
+    members: tuple[Member, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"group": self.id, "tier": self.tier, "keeper": self.keeper,
+                "distance": self.distance, "members": [m.as_dict() for m in self.members]}
+
+
+def _check_tiers(tiers: Sequence[str]) -> tuple[str, ...]:
+    from daguerre.indexer.duplicates import TIERS
+
+    out = tuple(tiers)
+    for t in out:
+        if t not in TIERS:
+            raise UserError(f"tier must be one of {', '.join(TIERS)}, got {t!r}")
+    if not out:
+        raise UserError(f"give at least one tier of {', '.join(TIERS)}")
+    return out
+
+
+def _candidates(ctx: Context, library: str | int | None) -> tuple[list[Any], dict[int, Member]]:
+    from daguerre.indexer.duplicates import Candidate
+
+    cands, members = [], {}
+    with ctx.catalog.session() as s:
+        q = (select(Image, Library).outerjoin(Library, Image.library_id == Library.id)
+             .where(Image.status == ImageStatus.ACTIVE))
+        if library is not None:
+            q = q.where(Image.library_id == find_library(s, library).id)
+        for img, lib in s.execute(q.order_by(Image.id)):
+            when = img.captured_at.timestamp() if img.captured_at is not None else img.mtime
+            cands.append(Candidate(img.id, img.sha256, img.phash, img.width, img.height,
+                                   float(when)))
+            members[img.id] = Member(img.id, image_path(ctx.settings.home, img, lib), img.width,
+                                     img.height, img.size,
+                                     img.captured_at.isoformat() if img.captured_at else None,
+                                     img.rating)
+    return cands, members
+
+
+def _neighbour_pairs(ctx: Context, ids: list[int], min_cosine: float,
+                     progress: ProgressFn) -> list[tuple[int, int, float]]:
+    """(id, id, cosine) for each image's nearest neighbours at or above ``min_cosine``."""
+    store = ctx.store()
+    held = np.asarray([i for i in ids if i in store], dtype=np.int64)
+    pairs: list[tuple[int, int, float]] = []
+    if len(held) < 2:
+        return pairs
+    k = min(NEIGHBOURS + 1, len(held))
+    for start in range(0, len(held), QUERY_BATCH):
+        batch = held[start:start + QUERY_BATCH]
+        scores, found = store.search(store.get(batch), k, allowed_ids=held)
+        for a, row_s, row_i in zip(batch.tolist(), scores, found, strict=True):
+            for sc, b in zip(row_s.tolist(), row_i.tolist(), strict=True):
+                if b != a and sc >= min_cosine:
+                    pairs.append((a, int(b), float(sc)))
+        progress(min(start + QUERY_BATCH, len(held)), len(held), "comparing embeddings")
+    return pairs
+
+
+def find_duplicates(
+    ctx: Context,
+    *,
+    tiers: Sequence[str] = ("exact", "near", "similar"),
+    library: str | int | None = None,
+    near_max_distance: int | None = None,
+    similar_min_cosine: float | None = None,
+    progress: ProgressFn | None = None,
+) -> list[DuplicateGroup]:
+    """Groups of active images in the requested tiers (exact, then near, then similar)."""
+    from daguerre.indexer import duplicates as dup
+
+    tiers = _check_tiers(tiers)
+    near_max = dup.NEAR_MAX_DISTANCE if near_max_distance is None else int(near_max_distance)
+    min_cos = dup.SIMILAR_MIN_COSINE if similar_min_cosine is None else float(similar_min_cosine)
+    if not 0 <= near_max <= 64:
+        raise UserError(f"near_max_distance must be between 0 and 64 bits, got {near_max}")
+    if not -1.0 <= min_cos <= 1.0:
+        raise UserError(f"similar_min_cosine must be between -1 and 1, got {min_cos}")
+    progress = progress or (lambda done, total, msg: None)
+    cands, members = _candidates(ctx, library)
+    pairs = None
+    if "similar" in tiers:
+        pairs = _neighbour_pairs(ctx, [c.id for c in cands], min_cos, progress)
+    groups = dup.find_groups(cands, tiers=tiers, similar_pairs=pairs,
+                             near_max_distance=near_max, similar_min_cosine=min_cos)
+    return [DuplicateGroup(g.id, g.tier, g.keeper, g.distance,
+                           tuple(members[m] for m in g.members)) for g in groups]
+
+
+def resolve(ctx: Context, group_id: str, keep: int) -> dict[str, Any]:
+    """Keep image ``keep`` of duplicate group ``group_id``: mark the others as its duplicates
+    and merge their tags and rating into it. Files are never touched."""
+    group_id = str(group_id).strip()
+    if group_id.startswith("s"):
+        raise UserError(f"group {group_id} is a group of similar pictures, not duplicates; "
+                        "only exact and near groups can be resolved")
+    groups = {g.id: g for g in find_duplicates(ctx, tiers=("exact", "near"))}
+    group = groups.get(group_id)
+    if group is None:
+        raise NotFound(f"no duplicate group {group_id!r}: run `daguerre duplicates` for the "
+                       "current groups (a group's id changes when its members do)")
+    ids = [m.id for m in group.members]
+    if keep not in ids:
+        raise UserError(f"--keep {keep} is not in group {group_id} (members: "
+                        f"{', '.join(map(str, ids))})")
+    others = [i for i in ids if i != keep]
+    merged = 0
+    with ctx.catalog.session() as s:
+        keeper = s.get(Image, keep)
+        have = {(t.tag_id, TagSource(t.source)): t for t in keeper.tags}
+        ratings = [r for r in [keeper.rating] + [s.get(Image, i).rating for i in others]
+                   if r is not None]
+        for tag in s.scalars(select(ImageTag).where(ImageTag.image_id.in_(others))):
+            key = (tag.tag_id, TagSource(tag.source))
+            if key not in have:
+                row = ImageTag(image_id=keep, tag_id=tag.tag_id, source=tag.source,
+                               score=tag.score, model_key=tag.model_key)
+                s.add(row)
+                have[key] = row
+                merged += 1
+            elif tag.score is not None and (have[key].score or 0.0) < tag.score:
+                have[key].score = tag.score
+        if ratings:
+            keeper.rating = max(ratings)
+        for i in others:
+            img = s.get(Image, i)
+            img.status = ImageStatus.DUPLICATE
+            img.duplicate_of = keep
+    return {"group": group_id, "tier": group.tier, "keeper": keep, "duplicates": others,
+            "tags_merged": merged, "rating": max(ratings) if ratings else None}
+
+
+def duplicates_job(ctx: Context, handle: Any) -> dict[str, Any]:
+    """The ``duplicates`` job kind: parameters library and threshold (similar-tier cosine)."""
+    p = handle.params
+    groups = find_duplicates(ctx, library=p.get("library"),
+                             similar_min_cosine=p.get("threshold"), progress=handle.progress)
+    counts = {t: sum(1 for g in groups if g.tier == t) for t in ("exact", "near", "similar")}
+    return {"counts": counts, "groups": [g.as_dict() for g in groups]}
