@@ -9,6 +9,14 @@ pipeline, at 512x512, 25 steps, guidance 7.5, fp16 on CUDA.
 
     python benchmarks/generate_gpu.py              # on the GPU machine
     python benchmarks/generate_gpu.py --tiny       # CPU smoke check with tiny components
+    python benchmarks/generate_gpu.py --jobs       # also end to end through the job system
+
+``--jobs`` adds a third path, timed in the same run: a ``generate`` job created on a temporary
+SQLite catalog and executed by the runner a worker uses (``jobs.runner.execute``: claim, lease,
+progress per step, cancel checks), which saves the PNG with its metadata and records the catalog
+image, lineage, thumbnail and (when CLIP weights are configured) the output's embedding. No broker
+is involved (the message is not sent; the job is executed directly), so Celery and Flask are not
+imported. In this mode the pipeline uses the dtype a worker picks (bf16 on CUDA where supported).
 
 Prints a table; writes generate_gpu.json under $OUT when that is set.
 """
@@ -100,7 +108,55 @@ def _time(fn: Any, runs: int, sync: Any) -> list[float]:
     return out
 
 
+def make_job_runner(model: str, pipe: Any, device: str, dtype: Any, prompt: str, steps: int,
+                    size: int, guidance: float) -> tuple[Any, dict[str, Any]]:
+    """A function that creates a ``generate`` job on a temporary SQLite catalog and executes it
+    with the worker's runner; and a dict that collects its notes and the packages it imported."""
+    import sys
+
+    before = set(sys.modules)
+    home = Path(tempfile.mkdtemp(prefix="daguerre-bench-"))
+    os.environ["DAGUERRE_HOME"] = str(home)
+    os.environ["DAGUERRE_DEVICE"] = device
+    os.environ["DAGUERRE_GENERATE_MODEL"] = model
+    for key in ("DAGUERRE_DATABASE_URL", "DAGUERRE_BROKER_URL", "DAGUERRE_CONFIG"):
+        os.environ.pop(key, None)
+    from daguerre.generator.models import default_cache
+    from daguerre.platform.context import Context
+    from daguerre.platform.jobs.runner import execute
+    from daguerre.platform.jobs.service import Jobs
+
+    default_cache().put(model, pipe, device=device, dtype=dtype)  # what a warm worker holds
+    ctx = Context()
+    jobs = Jobs(ctx, send=lambda job_id, queue: None)  # executed here, not sent to a broker
+    info: dict[str, Any] = {"home": str(home)}
+
+    def run() -> None:
+        job = jobs.create("generate", {"prompt": prompt, "seed": 1, "steps": steps,
+                                       "guidance_scale": guidance, "width": size,
+                                       "height": size})
+        outcome = execute(ctx, job["id"], "benchmark-worker")
+        done = jobs.get(job["id"])
+        if outcome != "succeeded":
+            raise RuntimeError(f"generate job {job['id']} {outcome}: {done['error']}")
+        info["notes"] = (done["result"] or {}).get("notes", [])
+        info["outputs"] = [o["path"] for o in done["result"]["outputs"]]
+
+    run()  # the first job also migrates the catalog; later ones are what a worker repeats
+    info["imported"] = sorted({m.split(".")[0] for m in set(sys.modules) - before
+                               if not m.startswith("_") and "." not in m
+                               and m.split(".")[0] not in sys.stdlib_module_names})
+    return run, info
+
+
 def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    if "--jobs" in (sys.argv[1:] if argv is None else argv) and \
+            "DAGUERRE_CLIP_WEIGHTS" not in os.environ:
+        # No CLIP weights configured: the job must not try to download them (huggingface_hub
+        # reads this when it is first imported, so it is set before anything imports it).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from daguerre.generator import GenerationRequest
     from daguerre.generator.models import ModelCache
@@ -114,11 +170,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default=None)
+    parser.add_argument("--jobs", action="store_true",
+                        help="also time a generate job through the job system end to end")
     args = parser.parse_args(argv)
 
     cuda = torch.cuda.is_available() and not args.tiny
     device = "cuda" if cuda else "cpu"
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.float16 if cuda else torch.float32)
+    if args.jobs:
+        from daguerre.generator.models import default_dtype
+
+        if args.dtype and getattr(torch, args.dtype) != default_dtype(device):
+            parser.error(f"--jobs times what a worker does, which uses {default_dtype(device)} "
+                         f"on {device}; leave out --dtype")
+        dtype = default_dtype(device)
     steps = args.steps or (25 if not args.tiny else 4)
     size = args.size or (512 if not args.tiny else 64)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -143,19 +208,28 @@ def main(argv: list[str] | None = None) -> int:
     def api() -> None:
         op.run(request, on_step=lambda s, n: progress.append(s), should_cancel=lambda: False)
 
+    job_run, job_info = (make_job_runner(model, pipe, device, dtype, prompt, steps, size,
+                                         args.guidance) if args.jobs else (None, {}))
     for _ in range(args.warmup):
         floor()
         api()
-    # Interleave the two so drift (clocks, thermals) hits both alike.
+        if job_run:
+            job_run()
+    # Interleave them so drift (clocks, thermals) hits all alike.
     floor_t: list[float] = []
     api_t: list[float] = []
+    job_t: list[float] = []
     for _ in range(args.runs):
         floor_t += _time(floor, 1, sync)
         api_t += _time(api, 1, sync)
+        if job_run:
+            job_t += _time(job_run, 1, sync)
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
 
     device_name = torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)"
     rows = [("model-only floor (diffusers call)", floor_t), ("daguerre Synthesis.run", api_t)]
+    if job_run:
+        rows.append(("generate job end to end (runner, PNG, catalog)", job_t))
     print(f"{'tiny' if args.tiny else 'SD-1.5-sized'} random weights, {size}x{size}, {steps} steps, "
           f"CFG {args.guidance}, {str(dtype).removeprefix('torch.')}, {device_name}; build {build_s:.1f} s")
     print("| path | s/image mean | min | max |")
@@ -164,10 +238,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {statistics.mean(ts):.3f} | {min(ts):.3f} | {max(ts):.3f} |")
     ratio = statistics.mean(api_t) / statistics.mean(floor_t)
     print(f"\nAPI / floor = {ratio:.3f}" + (f"; peak GPU memory {peak:.2f} GiB" if peak else ""))
+    job_ratio = statistics.mean(job_t) / statistics.mean(floor_t) if job_t else None
+    if job_t:
+        print(f"job / floor = {job_ratio:.3f}; job end to end {statistics.mean(job_t):.3f} s/image "
+              f"(target <= 1.0 s on an H100/H200)")
+        for note in job_info.get("notes", []):
+            print(f"job note: {note}")
+        print("job path imported: " + ", ".join(job_info.get("imported", [])))
     result = {
         "device": device_name, "dtype": str(dtype), "size": size, "steps": steps,
         "guidance": args.guidance, "tiny": args.tiny, "runs": args.runs,
         "floor_s": floor_t, "api_s": api_t, "api_over_floor": ratio, "peak_gib": peak,
+        "job_s": job_t or None, "job_over_floor": job_ratio, "job_notes": job_info.get("notes"),
+        "job_imported": job_info.get("imported"),
         "torch": torch.__version__,
     }
     out = os.environ.get("OUT")

@@ -273,6 +273,10 @@ def load_mask(ctx: Context, key: str) -> Any:
 
 
 # -- outputs ----------------------------------------------------------------------------------
+EMBED_RETRY_SECONDS = 300.0
+_EMBED_FAILURE = "_daguerre_embed_failure"
+
+
 @dataclass
 class Embedder:
     """The CLIP encoder and store for outputs, or the reason they are unavailable."""
@@ -283,6 +287,14 @@ class Embedder:
 
     @classmethod
     def load(cls, ctx: Context) -> Embedder:
+        """The encoder, or the reason it is unavailable. A failure is remembered on the context
+        for :data:`EMBED_RETRY_SECONDS`, so a worker without CLIP weights does not retry the
+        load (or a download) for every output."""
+        import time
+
+        failed = getattr(ctx, _EMBED_FAILURE, None)
+        if failed is not None and time.monotonic() - failed[0] < EMBED_RETRY_SECONDS:
+            return cls(note=failed[1])
         try:
             from daguerre.indexer.models import ModelError
         except ImportError as exc:  # pragma: no cover - the indexer is part of the package
@@ -291,8 +303,10 @@ class Embedder:
             encoder = ctx.encoder()
             return cls(encoder, ctx.store(encoder))
         except (ModelError, ImportError, OSError) as exc:
-            return cls(note=f"outputs were not embedded (not searchable until an `embed` job "
-                            f"runs with CLIP weights): {exc}")
+            note = (f"outputs were not embedded (not searchable until an `embed` job runs with "
+                    f"CLIP weights): {exc}")
+            setattr(ctx, _EMBED_FAILURE, (time.monotonic(), note))
+            return cls(note=note)
 
 
 @dataclass
