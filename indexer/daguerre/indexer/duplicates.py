@@ -4,10 +4,16 @@
 * ``near``: the same picture stored differently: resized, re-compressed, slightly cropped or
   re-encoded in another format. Found by the Hamming distance between 64-bit perceptual hashes
   (``imagehash.phash``: the sign pattern of the low DCT frequencies of a 32x32 grey thumbnail),
-  which such edits barely change. :data:`NEAR_MAX_DISTANCE` is the default cut-off: the copies in
-  the test suite (50% resize, JPEG quality 60, 3% crop) stay within a few bits, while distinct
-  photographs differ in about half of the 64 bits. A near group joins different contents only; the
-  byte-identical copies inside it are the exact tier's business.
+  which such edits barely change. :data:`NEAR_MAX_DISTANCE` is the default cut-off, measured on
+  scikit-image's photos and generated shapes: half-size, JPEG quality 60, WebP and
+  resized-and-recompressed copies stay within 4 bits and 2% crops of photographs mostly within
+  8, while distinct photographs were 20 or more bits apart and distinct flat-background shapes 10
+  or more. Repetitive textures (grass, brick) are the weak spot: a small crop can move their hash
+  by 20 bits. A near group joins different contents only; byte-identical copies inside it are the
+  exact tier's business.
+
+  Comparing hashes is O(n^2) popcounts (blockwise numpy): seconds for tens of thousands of
+  images, not for millions.
 * ``similar``: different pictures of the same thing (a burst, the same view on another day), found
   by embedding cosine similarity above a threshold. Near-duplicates are collapsed to their keeper
   first, so a similar group lists distinct pictures.
