@@ -208,7 +208,8 @@ def test_killed_worker_job_is_requeued_and_every_image_indexed_once(stack, tmp_p
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_cancel_running_job_stops_within_a_batch_and_spares_the_next(stack, tmp_path):
-    big = write_library(tmp_path / "big", 60, seed=2)
+    # Large enough that indexing outlasts the cancel flag poll (0.5 s) by a wide margin.
+    big = write_library(tmp_path / "big", 240, seed=2)
     small = write_library(tmp_path / "small", 6, seed=3)
     a = stack.jobs.create("index", {"library": stack.add_library(big)})["id"]
     b = stack.jobs.create("index", {"library": stack.add_library(small)})["id"]

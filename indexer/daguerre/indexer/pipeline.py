@@ -51,7 +51,15 @@ def _worker_init() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def _warm() -> None:
+    """Import what decoding needs, so the first real decode does not pay for it."""
+    import daguerre.indexer.decode  # noqa: F401
+    import imagehash  # noqa: F401
+
+
 def default_workers() -> int:
+    """One decode process per core. On a CPU-only machine they share the cores with the model;
+    fewer decoders starve it on large JPEGs (measured: benchmarks/index_throughput.py)."""
     return max(1, len(os.sched_getaffinity(0)))
 
 
@@ -64,6 +72,9 @@ class DecodePool:
         self._executor = ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init)
+        # Start every worker now: they boot while the caller loads the model and scans.
+        for _ in range(self.workers):
+            self._executor.submit(_warm)
 
     def map(self, paths: Iterable[str], options: DecodeOptions,
             prefetch: int) -> Iterator[Decoded | Failed]:

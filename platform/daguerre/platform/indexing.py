@@ -144,14 +144,25 @@ def index_library(
     should_cancel: CancelFn | None = None,
 ) -> IndexSummary:
     """Bring the catalog and the vector store up to date with one library's folder."""
-    from daguerre.indexer.decode import DecodeOptions, sha256_file
-    from daguerre.indexer.pipeline import Embedded, embed_files
+    from daguerre.indexer.pipeline import DecodePool
 
     started = time.monotonic()
     lib = get_library(ctx, library)
     root = Path(lib.root)
     if not root.is_dir():
         raise IndexingError(f"library {lib.name!r}: root folder {root} is not available")
+    settings = ctx.settings
+    # Decode workers boot while the model loads and the folder is scanned.
+    with DecodePool(settings.decode_workers) as pool:
+        return _index_library(ctx, lib, root, pool, progress, should_cancel, started)
+
+
+def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
+                   progress: ProgressFn | None, should_cancel: CancelFn | None,
+                   started: float) -> IndexSummary:
+    from daguerre.indexer.decode import DecodeOptions, sha256_file
+    from daguerre.indexer.pipeline import Embedded, embed_files
+
     encoder = ctx.encoder()  # fails here, before anything is written, if weights are missing
     store = ctx.store(encoder)
     settings = ctx.settings
@@ -297,7 +308,7 @@ def index_library(
         last_flush = time.monotonic()
         canceled = False
         results = embed_files([f.abspath for f in to_embed], encoder.encode_pixels, options,
-                              batch_size=settings.batch_size, workers=settings.decode_workers)
+                              batch_size=settings.batch_size, pool=pool)
         try:
             for item in results:
                 f = rel_of[item.path]

@@ -141,7 +141,7 @@ def find_library(session: Any, name_or_id: str | int) -> Library:
     if lib is None:
         lib = session.scalar(select(Library).where(Library.name == text))
     if lib is None:
-        raise NotFound(f"no library {text!r} (see `daguerre library list`)")
+        raise NotFound(f"no library {text!r} (see `daguerre library list`)", field="library")
     return lib
 
 
@@ -159,7 +159,7 @@ def apply_filters(query: Select, f: SearchFilters, session: Any) -> Select:
     if f.tag is not None:
         tag_id = session.scalar(select(Tag.id).where(Tag.name == f.tag))
         if tag_id is None:
-            raise NotFound(f"no tag {f.tag!r} (see `daguerre tags list`)")
+            raise NotFound(f"no tag {f.tag!r} (see `daguerre tags list`)", field="tag")
         query = query.where(Image.id.in_(
             select(ImageTag.image_id).where(ImageTag.tag_id == tag_id)))
     if f.min_rating is not None:

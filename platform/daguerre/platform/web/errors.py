@@ -21,8 +21,7 @@ class ApiError(UserError):
     """An error answered with ``status`` and a message naming ``field``."""
 
     def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
         self.status = status
 
 

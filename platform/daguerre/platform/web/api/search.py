@@ -11,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from daguerre.platform import search as svc
-from daguerre.platform.catalog.models import Image, ImageStatus
 from daguerre.platform.web import get_context, state
-from daguerre.platform.web.api.filters import ImageFilters, apply_filters, parse_filters
+from daguerre.platform.web.api.filters import filters_as_params, parse_filters
 from daguerre.platform.web.api.serialize import image_urls
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 
@@ -39,54 +37,30 @@ def _answer(hits: list[Any], opts: dict[str, Any], **extra: Any) -> Response:
         item = hit.as_dict() if hasattr(hit, "as_dict") else dict(hit)
         item.update(image_urls(int(item["id"])))
         items.append(item)
-    filters: ImageFilters = opts["filters"]
     body = {**extra, "items": items, "limit": opts["limit"], "offset": opts["offset"],
-            "min_score": opts["min_score"],
-            "filters": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                        for k, v in filters.active().items()}}
+            "min_score": opts["min_score"], "filters": filters_as_params(opts["filters"])}
     return jsonify(body)
 
 
 def _rank(ctx: Any, vector: Any, opts: dict[str, Any], exclude: set[int] | None = None
           ) -> list[Any]:
-    """The page of hits for a query vector. With filters, the catalog picks the allowed ids and
-    the store ranks only those, so a filtered page is still full whenever enough images match."""
-    filters: ImageFilters = opts["filters"]
-    if not filters:
-        return svc.rank(ctx, vector, opts["limit"], offset=opts["offset"], exclude=exclude)
-    import numpy as np
-
-    with ctx.catalog.session() as s:
-        query = apply_filters(select(Image.id).where(Image.status == ImageStatus.ACTIVE),
-                              filters, s)
-        allowed = [i for i in s.scalars(query) if i not in (exclude or ())]
-    if not allowed:
-        return []
-    scores, ids = ctx.store().search(np.asarray(vector, np.float32), opts["limit"],
-                                     allowed_ids=np.asarray(allowed, np.int64),
-                                     offset=opts["offset"])
-    return svc._join(ctx, [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0], strict=True)])
-
-
-def _cut(hits: list[Any], min_score: float | None) -> list[Any]:
-    if min_score is None:
-        return hits
-    return [h for h in hits if h.score >= min_score]
+    """The page of hits for a query vector: filters, paging and the score cut-off are the
+    search service's (a filtered page is still full whenever enough images match)."""
+    return svc.rank(ctx, vector, opts["limit"], offset=opts["offset"], exclude=exclude,
+                    filters=opts["filters"], min_score=opts["min_score"])
 
 
 def _text_search(params: Params) -> Response:
     q = params.string("q", required=True, max_len=MAX_QUERY_CHARS)
     assert q is not None
     opts = _common(params)
+    if not q.strip():
+        raise ApiError("q must not be empty", field="q")
     ctx = get_context()
     with state().search_lock:
-        if opts["filters"]:
-            if not q.strip():
-                raise ApiError("q must not be empty", field="q")
-            hits = _rank(ctx, ctx.encoder().encode_text([q])[0], opts)
-        else:
-            hits = svc.search_text(ctx, q, opts["limit"] + opts["offset"])[opts["offset"]:]
-        hits = _cut(hits, opts["min_score"])
+        # The query syntax: "a beach" + "sunset" - "people", weights, #ID image terms.
+        hits = svc.search(ctx, q, limit=opts["limit"], offset=opts["offset"],
+                          filters=opts["filters"], min_score=opts["min_score"])
     return _answer(hits, opts, query=q)
 
 
@@ -117,7 +91,7 @@ def search_upload() -> Response:
     ctx = get_context()
     with state().search_lock:
         vector = embed_upload(ctx, data, upload.filename or "upload")
-        hits = _cut(_rank(ctx, vector, opts), opts["min_score"])
+        hits = _rank(ctx, vector, opts)
     return _answer(hits, opts, filename=upload.filename or None)
 
 
@@ -148,7 +122,7 @@ def search_similar(image_id: int) -> Response:
     ctx = get_context()
     with state().search_lock:
         vector = svc.stored_embedding(ctx, image_id)
-        hits = _cut(_rank(ctx, vector, opts, exclude={image_id}), opts["min_score"])
+        hits = _rank(ctx, vector, opts, exclude={image_id})
     return _answer(hits, opts, image_id=image_id)
 
 
