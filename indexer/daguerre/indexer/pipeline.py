@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -116,17 +116,24 @@ def embed_files(
     workers: int = 0,
 ) -> Iterator[Embedded | Failed]:
     """Decode ``paths`` in parallel and embed them in batches with ``encode`` (model pixels ->
-    float32 embeddings). Yields one :class:`Embedded` or :class:`Failed` per path."""
+    float32 embeddings). Yields one :class:`Embedded` or :class:`Failed` per path.
+
+    The model runs on its own thread (torch releases the GIL), one batch ahead: while it encodes
+    batch N+1, this thread gathers decoded files and the caller stores batch N's results, so
+    the model is not kept waiting by bookkeeping.
+    """
     own_pool = pool is None
     pool = pool or DecodePool(workers)
     batch: list[Decoded] = []
+    running: tuple[Future, list[Decoded]] | None = None
 
-    def flush() -> Iterator[Embedded]:
-        vectors = encode([d.pixels for d in batch])
-        for d, v in zip(batch, vectors, strict=True):
+    def finish(job: tuple[Future, list[Decoded]]) -> Iterator[Embedded]:
+        future, decoded = job
+        vectors = future.result()
+        for d, v in zip(decoded, vectors, strict=True):
             yield Embedded(replace(d, pixels=None), v)
-        batch.clear()
 
+    model = ThreadPoolExecutor(1, thread_name_prefix="daguerre-encode")
     try:
         # Enough in flight to keep every worker busy through a whole model batch.
         prefetch = max(2 * batch_size, 4 * pool.workers)
@@ -136,9 +143,19 @@ def embed_files(
                 continue
             batch.append(item)
             if len(batch) >= batch_size:
-                yield from flush()
+                submitted = (model.submit(encode, [d.pixels for d in batch]), batch)
+                batch = []
+                if running is not None:
+                    yield from finish(running)
+                running = submitted
         if batch:
-            yield from flush()
+            submitted = (model.submit(encode, [d.pixels for d in batch]), batch)
+            if running is not None:
+                yield from finish(running)
+            running = submitted
+        if running is not None:
+            yield from finish(running)
     finally:
+        model.shutdown(wait=True, cancel_futures=True)
         if own_pool:
             pool.close()
