@@ -65,11 +65,12 @@ def build(home: Path, n: int) -> dict[str, str]:
     cfg, weights = write_tiny_clip(home.parent / "tiny-clip")
     env = {"DAGUERRE_HOME": str(home), "DAGUERRE_CLIP_MODEL": str(cfg),
            "DAGUERRE_CLIP_WEIGHTS": str(weights), "DAGUERRE_DEVICE": "cpu"}
+    from sqlalchemy import insert
+
     from daguerre.platform.catalog.models import Image, ImageEmbedding, Library
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
     from daguerre.platform.tokens import create_token
-    from sqlalchemy import insert
 
     ctx = Context(load_settings(env=env))
     encoder = ctx.encoder()

@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         # reads this when it is first imported, so it is set before anything imports it).
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
+
     from daguerre.generator import GenerationRequest
     from daguerre.generator.models import ModelCache
     from daguerre.generator.pipelines import Synthesis

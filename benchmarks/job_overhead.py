@@ -46,11 +46,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_backend(label: str, env: dict[str, str], jobs_n: int, latency_n: int) -> dict:
+    from sqlalchemy import func, select
+
     from daguerre.platform.catalog.models import Job, JobStatus
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
     from daguerre.platform.jobs.service import Jobs
-    from sqlalchemy import func, select
 
     ctx = Context(load_settings(env=env))
     ctx.catalog  # noqa: B018 - migrate before the worker starts

@@ -20,10 +20,11 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     import numpy as np
-    from daguerre.generator.restoration import Recipe, restore
-    from daguerre.generator.restoration.synthetic import damage, sample_images
     from skimage.metrics import peak_signal_noise_ratio as psnr
     from skimage.metrics import structural_similarity as ssim
+
+    from daguerre.generator.restoration import Recipe, restore
+    from daguerre.generator.restoration.synthetic import damage, sample_images
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1000, help="base seed of the synthetic damage")

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from daguerre.indexer.store import VectorStore, normalize_rows
 
 DIM = 512

@@ -3,6 +3,7 @@ root, URL from DAGUERRE_DATABASE_URL) and by daguerre.platform.catalog.db.upgrad
 open connection)."""
 
 from alembic import context
+
 from daguerre.platform.catalog.db import make_engine
 from daguerre.platform.catalog.models import Base
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
+
 from daguerre.generator.metadata import (
     a1111_fields,
     format_parameters,
@@ -10,7 +12,6 @@ from daguerre.generator.metadata import (
     read_png_metadata,
     save_png,
 )
-from PIL import Image
 
 # Written by AUTOMATIC1111 1.x (as found in its PNGs): quoted values hold commas and colons.
 A1111_SAMPLE = (

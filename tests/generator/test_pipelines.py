@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from daguerre.generator import (
     Canceled,
     GenerationRequest,
@@ -16,7 +18,6 @@ from daguerre.generator import (
 )
 from daguerre.generator.metadata import parse_parameters
 from daguerre.generator.models import ModelCache, resolve_model
-from PIL import Image
 
 
 def request_for(task: str, photo: Image.Image, **kw) -> GenerationRequest:

@@ -6,15 +6,16 @@ import warnings
 
 import numpy as np
 import pytest
+from PIL import Image, ImageFilter
+from skimage import data
+from skimage.metrics import peak_signal_noise_ratio as psnr
+from skimage.metrics import structural_similarity as ssim
+
 from daguerre.generator import Canceled, DiffusionRequired, InvalidArgument, get_operation, restore
 from daguerre.generator.metadata import parse_parameters
 from daguerre.generator.models import ModelCache
 from daguerre.generator.restoration import Recipe, detect_damage
 from daguerre.generator.restoration.synthetic import damage
-from PIL import Image, ImageFilter
-from skimage import data
-from skimage.metrics import peak_signal_noise_ratio as psnr
-from skimage.metrics import structural_similarity as ssim
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from daguerre.indexer.classify import (
     DEFAULT_TEMPLATES,
     LabelError,
@@ -24,7 +25,6 @@ from daguerre.indexer.classify import (
 def trained_encoder():  # noqa: ANN201 - a ClipEncoder
     """The shapes model, loaded through the same factory users go through."""
     from daguerre.indexer.models import ClipSpec, load_clip
-
     from tests.support.trained_clip import trained_clip
 
     cfg, weights = trained_clip()

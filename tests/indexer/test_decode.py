@@ -6,9 +6,9 @@ import io
 from pathlib import Path
 
 import pytest
-from daguerre.indexer.decode import DecodeError, DecodeOptions, decode_bytes, decode_file
 from PIL import Image
 
+from daguerre.indexer.decode import DecodeError, DecodeOptions, decode_bytes, decode_file
 from tests.support.images import noise_image, photo, write_bomb
 
 OPTS = DecodeOptions(pixel_stage=None, thumbnail_size=64)

@@ -8,6 +8,8 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from daguerre.indexer.decode import DecodeOptions, decode_bytes
 from daguerre.indexer.duplicates import (
     NEAR_MAX_DISTANCE,
@@ -21,8 +23,6 @@ from daguerre.indexer.duplicates import (
     phash_bits,
     similar_groups,
 )
-from PIL import Image
-
 from tests.support.trained_clip import draw_shape, random_spec
 
 SKIMAGE_PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "hubble_deep_field",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from daguerre.indexer.decode import DecodeOptions, decode_file
-from daguerre.indexer.models import ClipSpec, load_clip
 from PIL import Image
 
+from daguerre.indexer.decode import DecodeOptions, decode_file
+from daguerre.indexer.models import ClipSpec, load_clip
 from tests.support.images import PHOTOS, photo
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from daguerre.indexer import store as store_mod
 from daguerre.indexer.store import StoreError, VectorStore, normalize_rows
 

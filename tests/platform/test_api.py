@@ -48,8 +48,9 @@ def test_wrong_and_revoked_tokens_are_refused(app, client, token, auth) -> None:
 
 
 def test_tokens_are_stored_hashed(app, token) -> None:  # noqa: ANN001
-    from daguerre.platform.catalog.models import ApiToken
     from sqlalchemy import select
+
+    from daguerre.platform.catalog.models import ApiToken
 
     with app.extensions["daguerre"].ctx.catalog.session() as s:
         stored = s.scalars(select(ApiToken.token_hash)).all()

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from daguerre.platform.config import ConfigError, load_settings
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from daguerre.platform.config import ENV_KEYS
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image as PILImage
+from sqlalchemy import func, select
+
 from daguerre.platform.catalog.models import Image, ImageEmbedding, Library, Lineage
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.runner import execute
 from daguerre.platform.jobs.service import Jobs
-from PIL import Image as PILImage
-from sqlalchemy import func, select
-
 from tests.support.images import noise_image
 
 TASK_DIRS = {"generate": "GENERATE", "translate": "TRANSLATE", "inpaint": "INPAINT",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from daguerre.platform.catalog.models import Image as ImageRow
 from sqlalchemy import select
 
+from daguerre.platform.catalog.models import Image as ImageRow
 from tests.platform.api_fixtures import *  # noqa: F403 - fixtures
 
 API = "/api/v1"

@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from daguerre.platform.catalog.models import Image, Library, Lineage
-from daguerre.platform.indexing import index_library
 from sqlalchemy import func, select
 
+from daguerre.platform.catalog.models import Image, Library, Lineage
+from daguerre.platform.indexing import index_library
 from tests.platform.test_generation import model_env, pixels, tiny_models, write_library  # noqa: F401
 from tests.platform.test_jobs_worker import Stack
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from daguerre.platform.cli import main
 from daguerre.platform.config import load_settings
-
 from tests.support.images import noise_image, write_bomb, write_photos
 
 

@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
+
 from daguerre.platform.catalog.models import Job, JobStatus, utcnow
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
@@ -19,7 +21,6 @@ from daguerre.platform.jobs.registry import Param, get_kind, job_kind, load_kind
 from daguerre.platform.jobs.runner import execute
 from daguerre.platform.jobs.service import Jobs
 from daguerre.platform.jobs.sweeper import MAX_ATTEMPTS, resend_after, sweep
-from sqlalchemy import update
 
 
 @pytest.fixture()
@@ -247,10 +248,10 @@ def test_sweep_resends_only_stale_queued_jobs(ctx, jobs):
 
 
 def test_embed_kind_puts_the_listed_images_in_the_store(clip_env, tmp_path, monkeypatch):
-    from daguerre.platform.catalog.models import ImageEmbedding, Library
-    from daguerre.platform.indexing import index_library
     from sqlalchemy import select
 
+    from daguerre.platform.catalog.models import ImageEmbedding, Library
+    from daguerre.platform.indexing import index_library
     from tests.support.images import noise_image
 
     monkeypatch.setenv("DAGUERRE_DECODE_WORKERS", "1")

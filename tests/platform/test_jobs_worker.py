@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func, select
+
 from daguerre.platform.catalog.models import Image, ImageEmbedding, ImageStatus, Library
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.service import Jobs
-from sqlalchemy import func, select
-
 from tests.conftest import require_service
 from tests.support.images import noise_image
 

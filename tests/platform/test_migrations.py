@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daguerre.platform.catalog.db import alembic_config, make_engine, upgrade
-from daguerre.platform.catalog.models import Base
 from sqlalchemy import inspect
 
+from daguerre.platform.catalog.db import alembic_config, make_engine, upgrade
+from daguerre.platform.catalog.models import Base
 from tests.conftest import require_service
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

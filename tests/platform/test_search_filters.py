@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from daguerre.platform import search as svc
 from daguerre.platform.catalog.models import (
     Image,

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from daguerre.platform.cli import main
 
+from daguerre.platform.cli import main
 from tests.support.trained_clip import COLORS, SHAPES, ShapeSpec, trained_clip, write_shapes
 
 QUERIES = [("red", "circle"), ("blue", "square"), ("green", "triangle"), ("yellow", "star"),

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from daguerre.platform.catalog.models import Image, ImageStatus
-from daguerre.platform.cli import main
-from daguerre.platform.context import Context
 from PIL import Image as PILImage
 from sqlalchemy import select
 
+from daguerre.platform.catalog.models import Image, ImageStatus
+from daguerre.platform.cli import main
+from daguerre.platform.context import Context
 from tests.support.trained_clip import draw_shape, random_spec
 
 PHOTOS = ("astronaut", "camera", "coffee", "rocket", "moon", "horse", "coins", "clock", "page",

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.service import Jobs

@@ -16,8 +16,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
-    from daguerre.indexer.models import ClipSpec
     from PIL import Image
+
+    from daguerre.indexer.models import ClipSpec
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,9 @@ class PixelStage:
 
 def split_preprocess(preprocess: Any) -> tuple[PixelStage, tuple[float, ...], tuple[float, ...]]:
     """Split an open_clip Compose into its PIL stage and the Normalize mean/std after ToTensor."""
-    from daguerre.indexer.pixels import pil_equivalent
     from torchvision.transforms import Normalize, ToTensor
+
+    from daguerre.indexer.pixels import pil_equivalent
 
     steps = list(preprocess.transforms)
     cut = next(i for i, t in enumerate(steps) if isinstance(t, ToTensor))

@@ -194,6 +194,7 @@ def resolve_device(device: str) -> str:
 def load_clip(spec: ClipSpec, device: str = "auto", *, download: bool = True) -> ClipEncoder:
     """Build the encoder for ``spec`` on ``device``; weights must resolve first."""
     import open_clip
+
     from daguerre.indexer.encoder import ClipEncoder
 
     checkpoint = resolve_weights(spec, download=download)

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
+
 from daguerre.indexer.decode import Decoded, DecodeError, DecodeOptions, decode_file
 
 
@@ -53,8 +54,9 @@ def _worker_init() -> None:
 
 def _warm() -> None:
     """Import what decoding needs, so the first real decode does not pay for it."""
-    import daguerre.indexer.decode  # noqa: F401
     import imagehash  # noqa: F401
+
+    import daguerre.indexer.decode  # noqa: F401
 
 
 def default_workers() -> int:

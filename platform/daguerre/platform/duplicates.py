@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
+
 from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library, TagSource
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.search import find_library, image_path
-from sqlalchemy import select
 
 NEIGHBOURS = 10  # per image, for the similar tier
 QUERY_BATCH = 1024

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, select
+
 from daguerre.platform.catalog.models import (
     Image,
     ImageEmbedding,
@@ -40,7 +42,6 @@ from daguerre.platform.catalog.models import (
 )
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
-from sqlalchemy import delete, select
 
 log = logging.getLogger(__name__)
 

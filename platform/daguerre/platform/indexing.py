@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import delete, select
+
 from daguerre.platform.catalog.models import (
     Image,
     ImageEmbedding,
@@ -29,7 +31,6 @@ from daguerre.platform.catalog.models import (
     utcnow,
 )
 from daguerre.platform.context import Context
-from sqlalchemy import delete, select
 
 ProgressFn = Callable[[int, int, str], None]
 CancelFn = Callable[[], bool]

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Select, select
+
 from daguerre.platform.catalog.models import (
     Image,
     ImageOrigin,
@@ -34,7 +36,6 @@ from daguerre.platform.catalog.models import (
 )
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
-from sqlalchemy import Select, select
 
 MAX_LIMIT = 10_000
 TEXT_CACHE_ENTRIES = 4096  # in memory, per process

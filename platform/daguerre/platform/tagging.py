@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sqlalchemy import delete, func, select
+
 from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library, Tag, TagSource
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.search import find_library, image_path
-from sqlalchemy import delete, func, select
 
 BATCH = 4096
 MAX_TAG_CHARS = 200

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from daguerre.platform.catalog.models import ApiToken, utcnow
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
-from sqlalchemy import select
 
 PREFIX = "dgr_"
 #: ``last_used_at`` is written at most this often per token, so a busy client does not turn every

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+
 from daguerre.platform.cli import get_context
 
 NO_WORKER_HINT_SECONDS = 5.0

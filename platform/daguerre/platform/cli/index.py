@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+
 from daguerre.platform.cli import get_context
 
 COUNT_KEYS = ("added", "updated", "unchanged", "moved", "missing", "failed")

@@ -11,6 +11,7 @@ import threading
 import time
 
 import click
+
 from daguerre.platform.cli import get_context
 
 STATUSES = ("queued", "running", "succeeded", "failed", "canceled")

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
+
 from daguerre.platform.cli import get_context
 from daguerre.platform.errors import UserError
-from sqlalchemy import func, select
 
 
 def add_library(ctx, path: str, name: str | None):  # noqa: ANN001, ANN201

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import click
+
 from daguerre.platform.cli import get_context
 
 

@@ -146,9 +146,10 @@ def run_upscale(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 
 
 def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
+    from sqlalchemy import select
+
     from daguerre.platform.catalog.models import Image, ImageStatus
     from daguerre.platform.generation import make_recipe
-    from sqlalchemy import select
 
     make_recipe(params.get("recipe"))
     ids = list(dict.fromkeys(params["image_ids"]))

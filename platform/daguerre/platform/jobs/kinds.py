@@ -55,6 +55,8 @@ def _image_path(ctx: Context, image: Any, roots: dict[int, str]) -> Path:
 def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """(Re-)embed the listed images with the configured model into its vector store."""
     import numpy as np
+    from sqlalchemy import select
+
     from daguerre.indexer.decode import DecodeOptions
     from daguerre.indexer.pipeline import Embedded, embed_files
     from daguerre.platform.catalog.models import (
@@ -64,7 +66,6 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
         Library,
         utcnow,
     )
-    from sqlalchemy import select
 
     ids = sorted(set(handle.params["image_ids"]))
     encoder = ctx.encoder()

@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_, update
+
 from daguerre.platform.catalog.db import Catalog
 from daguerre.platform.catalog.models import Job, JobStatus, utcnow
-from sqlalchemy import and_, or_, update
 
 
 def _run(catalog: Catalog, stmt: Any) -> int:

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select, update
+
 from daguerre.platform.catalog.models import Job, JobStatus, utcnow
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.jobs.registry import get_kind
-from sqlalchemy import select, update
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import and_, or_, select, update
+
 from daguerre.platform.catalog.db import Catalog
 from daguerre.platform.catalog.models import Job, JobStatus, utcnow
-from sqlalchemy import and_, or_, select, update
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from daguerre.platform.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from celery import Celery
+
     from daguerre.platform.context import Context
 
 log = logging.getLogger(__name__)

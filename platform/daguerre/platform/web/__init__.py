@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+from flask import Flask, current_app
+
 from daguerre.platform.config import Settings, load_settings
 from daguerre.platform.context import Context
-from flask import Flask, current_app
 
 EXTENSION = "daguerre"
 _SETTING_KEYS = frozenset(f.name for f in fields(Settings))

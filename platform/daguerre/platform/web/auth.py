@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from daguerre.platform.web.errors import error_response
 from flask import Flask, Response, current_app, g, request
+
+from daguerre.platform.web.errors import error_response
 
 F = TypeVar("F", bound=Callable[..., object])
 

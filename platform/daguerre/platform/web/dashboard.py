@@ -8,8 +8,9 @@ header.
 
 from __future__ import annotations
 
-from daguerre.platform.web.api import PREFIX
 from flask import Blueprint, Flask, render_template
+
+from daguerre.platform.web.api import PREFIX
 
 # Templates and static files are the app's own (web/templates, web/static).
 bp = Blueprint("dashboard", __name__)

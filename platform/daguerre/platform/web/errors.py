@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 
-from daguerre.platform.errors import NotFound, UserError
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from daguerre.platform.errors import NotFound, UserError
 
 log = logging.getLogger(__name__)
 

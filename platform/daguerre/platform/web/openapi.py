@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint, Flask, Response, jsonify
+
 from daguerre.platform.web.api import PREFIX
 from daguerre.platform.web.api import generate as generate_api
 from daguerre.platform.web.api.filters import ORIGINS
 from daguerre.platform.web.params import MAX_LIMIT, MAX_OFFSET
-from flask import Blueprint, Flask, Response, jsonify
 
 REF = "#/components/schemas/"
 JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"]

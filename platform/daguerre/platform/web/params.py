@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from daguerre.platform.web.errors import ApiError
 from flask import request
+
+from daguerre.platform.web.errors import ApiError
 
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000

@@ -6,8 +6,9 @@ errors are JSON (see :mod:`daguerre.platform.web.errors`). ``openapi.py`` docume
 
 from __future__ import annotations
 
-from daguerre.platform.web import auth
 from flask import Blueprint, Flask
+
+from daguerre.platform.web import auth
 
 PREFIX = "/api/v1"
 

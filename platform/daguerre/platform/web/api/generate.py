@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint, Response, current_app, jsonify
+
 from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.web import get_context
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import json_body
-from flask import Blueprint, Response, current_app, jsonify
 
 bp = Blueprint("generate", __name__)
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flask import Blueprint, Response, jsonify, send_file
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
 from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.filters import apply_filters, parse_filters
@@ -18,9 +22,6 @@ from daguerre.platform.web.api.serialize import image_dict
 from daguerre.platform.web.auth import query_token_allowed
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params
-from flask import Blueprint, Response, jsonify, send_file
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import Blueprint, Response, current_app, jsonify
+
 from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.web import get_context
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
-from flask import Blueprint, Response, current_app, jsonify
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 

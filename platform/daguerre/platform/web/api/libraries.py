@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import func, select
+
 from daguerre.platform.catalog.models import Image, ImageStatus, Library
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.jobs import jobs_service
 from daguerre.platform.web.api.serialize import library_dict
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
-from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select
 
 bp = Blueprint("libraries", __name__, url_prefix="/libraries")
 

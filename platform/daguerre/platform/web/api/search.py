@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Blueprint, Response, jsonify, request
+
 from daguerre.platform import search as svc
 from daguerre.platform.web import get_context, state
 from daguerre.platform.web.api.filters import filters_as_params, parse_filters
 from daguerre.platform.web.api.serialize import image_urls
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
-from flask import Blueprint, Response, jsonify, request
 
 bp = Blueprint("search", __name__, url_prefix="/search")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from daguerre.platform.catalog.models import Image, ImageTag, Library
 from flask import url_for
+
+from daguerre.platform.catalog.models import Image, ImageTag, Library
 
 
 def iso(value: datetime | None) -> str | None:

@@ -7,14 +7,15 @@ apart.
 
 from __future__ import annotations
 
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import func, select
+
 from daguerre.platform.catalog.models import ImageTag, Tag, TagSource
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.images import load_image
 from daguerre.platform.web.api.serialize import tag_dict
 from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import Params, json_body
-from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select
 
 bp = Blueprint("tags", __name__)
 
