@@ -129,6 +129,8 @@ $("#search-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const params = new URLSearchParams();
   for (const [k, v] of new FormData(ev.target)) if (v) params.set(k, v);
+  // The first search of a server process loads the model, which takes a few seconds.
+  notice("Searching…");
   try {
     const data = await api(`/search?${params}`);
     showResults(data.items);
@@ -146,6 +148,7 @@ $("#upload-form").addEventListener("submit", async (ev) => {
     return;
   }
   form.set("limit", $("#search-form [name=limit]").value || "40");
+  notice("Searching…");
   try {
     const data = await api("/search/image", { method: "POST", form });
     showResults(data.items);
