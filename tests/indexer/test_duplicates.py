@@ -154,17 +154,21 @@ def test_threshold_is_inclusive_and_bounded() -> None:
         near_groups([a, b], max_distance=65)
 
 
-def test_hamming_pairs_match_bruteforce() -> None:
+@pytest.mark.parametrize("max_distance", [2, 6, 8, 11])
+def test_hamming_pairs_match_bruteforce(max_distance: int) -> None:
     rng = np.random.default_rng(0)
-    hashes = [f"{int(x):016x}" for x in rng.integers(0, 2**63, 300, dtype=np.int64)]
-    hashes += [f"{int(h, 16) ^ 0b101:016x}" for h in hashes[:50]]  # 2 bits away
-    bits = phash_bits(hashes)
-    got = {(i, j) for i, j, _ in hamming_pairs(bits, 6, block=64)}
-    ints = [int(h, 16) for h in hashes]
-    want = {(i, j) for i in range(len(ints)) for j in range(i + 1, len(ints))
-            if bin(ints[i] ^ ints[j]).count("1") <= 6}
+    ints = [int(x) for x in rng.integers(0, 2**63, 400, dtype=np.int64)]
+    # planted neighbours 1..max_distance+2 bits away, some in the top bit
+    for k, h in enumerate(ints[:120]):
+        flips = rng.choice(64, size=1 + k % (max_distance + 2), replace=False)
+        ints.append(h ^ sum(1 << int(b) for b in flips))
+    bits = phash_bits([f"{h:016x}" for h in ints])
+    got = hamming_pairs(bits, max_distance)
+    want = sorted((i, j, bin(ints[i] ^ ints[j]).count("1")) for i in range(len(ints))
+                  for j in range(i + 1, len(ints))
+                  if bin(ints[i] ^ ints[j]).count("1") <= max_distance)
     assert got == want
-    assert len(want) >= 50
+    assert len(want) >= 30
 
 
 def test_keeper_is_largest_then_oldest_then_lowest_id() -> None:

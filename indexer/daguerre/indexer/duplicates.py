@@ -12,8 +12,8 @@
   by 20 bits. A near group joins different contents only; byte-identical copies inside it are the
   exact tier's business.
 
-  Comparing hashes is O(n^2) popcounts (blockwise numpy): seconds for tens of thousands of
-  images, not for millions.
+  Pairs within the cut-off come from an exact FAISS binary range search: about 2 s for 100k
+  images on two cores, minutes for a million (it is O(n^2) popcounts, in C++).
 * ``similar``: different pictures of the same thing (a burst, the same view on another day), found
   by embedding cosine similarity above a threshold. Near-duplicates are collapsed to their keeper
   first, so a similar group lists distinct pictures.
@@ -130,25 +130,31 @@ def phash_bits(hashes: Sequence[str]) -> np.ndarray:
     return out
 
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+def hamming_pairs(bits: np.ndarray, max_distance: int) -> list[tuple[int, int, int]]:
+    """(i, j, distance) for every i < j within ``max_distance`` bits, exactly.
 
+    An exhaustive range search in FAISS's ``IndexBinaryFlat`` (C++, hardware popcount): about 2 s
+    for 100k hashes and, being O(n^2), minutes for a million on two cores. Multi-index hashing was
+    measured slower at an 8-bit radius: 16-bit tables must be probed 2 bits deep, which visits
+    thousands of candidates per hash.
+    """
+    import faiss
 
-def hamming_pairs(bits: np.ndarray, max_distance: int, block: int = 2048
-                  ) -> list[tuple[int, int, int]]:
-    """(i, j, distance) for every i < j within ``max_distance`` bits. Blockwise, so memory stays
-    at block x n bytes; O(n^2) popcounts, which numpy does at tens of millions a second."""
     n = len(bits)
+    if n < 2:
+        return []
+    index = faiss.IndexBinaryFlat(64)
+    x = np.ascontiguousarray(bits, dtype=np.uint8)
+    index.add(x)
+    # range_search keeps distances strictly below the radius.
+    lims, dist, ids = index.range_search(x, max_distance + 1)
     pairs: list[tuple[int, int, int]] = []
-    for start in range(0, n, block):
-        a = bits[start:start + block]
-        rest = bits[start:]
-        d = _POPCOUNT[a[:, None, :] ^ rest[None, :, :]].sum(axis=2, dtype=np.int32)
-        ii, jj = np.nonzero(d <= max_distance)
-        for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
-            gi, gj = start + i, start + j
-            if gi < gj:
-                pairs.append((gi, gj, int(d[i, j])))
-    return pairs
+    for i in range(n):
+        lo, hi = int(lims[i]), int(lims[i + 1])
+        for j, d in zip(ids[lo:hi].tolist(), dist[lo:hi].tolist(), strict=True):
+            if i < j:
+                pairs.append((i, int(j), int(d)))
+    return sorted(pairs)
 
 
 def near_groups(candidates: Sequence[Candidate], max_distance: int = NEAR_MAX_DISTANCE
