@@ -89,6 +89,8 @@ def upgrade() -> None:
         sa.Column("root", sa.String(length=4096), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_indexed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("index_owner", sa.String(length=255), nullable=True),
+        sa.Column("index_lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_libraries")),
         sa.UniqueConstraint("name", name=op.f("uq_libraries_name")),
         sa.UniqueConstraint("root", name=op.f("uq_libraries_root")),

@@ -190,3 +190,56 @@ def test_thumbnails_written_under_data_dir(library: Path):
     thumbs = list((load_settings().home / "thumbnails").rglob("*.jpg"))
     assert len(thumbs) == 7
     assert np.all([t.stat().st_size > 0 for t in thumbs])
+
+
+def test_one_indexer_per_library(library: Path):
+    """A second indexer of the same library is refused at once while the first one's lease is
+    live, takes over once it has expired, and the same owner may always take its own back."""
+    from datetime import timedelta
+
+    from daguerre.platform.catalog.models import Library, utcnow
+    from daguerre.platform.context import Context
+    from daguerre.platform.indexing import IndexingError, index_library
+
+    ctx = Context()
+    try:
+        with ctx.catalog.session() as s:
+            lib = s.query(Library).one()
+            lib.index_owner, lib.index_lease_until = "other-host:42", utcnow() + timedelta(
+                seconds=30)
+        err = CliRunner().invoke(main, ["index"])
+        assert err.exit_code == 2
+        assert "being indexed by other-host:42" in err.output
+        assert store_ids() == set()  # nothing was written
+        with pytest.raises(IndexingError, match="other-host:42"):
+            index_library(ctx, "family")
+        assert index_library(ctx, "family", owner="other-host:42").added == 7
+
+        with ctx.catalog.session() as s:
+            lib = s.query(Library).one()
+            assert lib.index_owner is None  # released at the end
+            lib.index_owner, lib.index_lease_until = "dead-host:1", utcnow() - timedelta(
+                seconds=1)
+        assert index_json()["unchanged"] == 7  # an expired lease is taken over
+    finally:
+        ctx.close()
+
+
+def test_concurrent_index_runs_never_duplicate(library: Path, tmp_path: Path):
+    """Two `daguerre index` processes started together: one indexes, the other is refused with
+    a clear message (or finds nothing left to do); every image is in the catalog once."""
+    cli = [sys.executable, "-m", "daguerre.platform.cli", "index", "--json"]
+    procs = [subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes in ([0, 0], [0, 2]), outs
+    for p, (_out, err) in zip(procs, outs, strict=True):
+        if p.returncode == 2:
+            assert "is being indexed by" in err and "Traceback" not in err
+    added = sum(json.loads(out)["added"] for p, (out, _) in zip(procs, outs, strict=True)
+                if p.returncode == 0)
+    assert added == 7
+    hits = json.loads(run("search", "x", "--json", "-n", "50"))
+    assert len(hits) == len({h["path"] for h in hits}) == 7
+    assert len(store_ids()) == 7

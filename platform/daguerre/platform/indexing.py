@@ -143,9 +143,15 @@ def index_library(
     *,
     progress: ProgressFn | None = None,
     should_cancel: CancelFn | None = None,
+    owner: str | None = None,
 ) -> IndexSummary:
-    """Bring the catalog and the vector store up to date with one library's folder."""
+    """Bring the catalog and the vector store up to date with one library's folder.
+
+    Only one run indexes a library at a time (``owner`` names this one; see indexing_lease.py):
+    another live run makes this one raise :class:`IndexingError` at once, writing nothing.
+    """
     from daguerre.indexer.pipeline import DecodePool
+    from daguerre.platform.indexing_lease import LibraryBusy, indexing_lease
 
     started = time.monotonic()
     lib = get_library(ctx, library)
@@ -154,8 +160,12 @@ def index_library(
         raise IndexingError(f"library {lib.name!r}: root folder {root} is not available")
     settings = ctx.settings
     # Decode workers boot while the model loads and the folder is scanned.
-    with DecodePool(settings.decode_workers) as pool:
-        return _index_library(ctx, lib, root, pool, progress, should_cancel, started)
+    try:
+        with indexing_lease(ctx.catalog, lib.id, owner), \
+                DecodePool(settings.decode_workers) as pool:
+            return _index_library(ctx, lib, root, pool, progress, should_cancel, started)
+    except LibraryBusy as exc:  # raised on entry only: nothing was written
+        raise IndexingError(str(exc)) from None
 
 
 def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,

@@ -99,6 +99,9 @@ class Library(Base):
     root: Mapped[str] = mapped_column(String(4096), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_indexed_at: Mapped[datetime | None]
+    # Who is indexing it now, under a lease its heartbeat renews (see indexing_lease.py).
+    index_owner: Mapped[str | None] = mapped_column(String(255))
+    index_lease_until: Mapped[datetime | None]
 
     images: Mapped[list[Image]] = relationship(back_populates="library")
 

@@ -37,8 +37,9 @@ def run_index(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Index one library: scan, embed what changed, mark what vanished (incremental)."""
     from daguerre.platform.indexing import index_library
 
+    # The job, not the process, owns the library: a re-delivered job takes its lease back.
     summary = index_library(ctx, handle.params["library"], progress=handle.progress,
-                            should_cancel=handle.should_cancel)
+                            should_cancel=handle.should_cancel, owner=f"job-{handle.job_id}")
     return summary.as_dict()
 
 

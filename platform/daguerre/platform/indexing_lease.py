@@ -1,0 +1,94 @@
+"""One indexer per library at a time, across processes and machines.
+
+Two `daguerre index` runs (or a run and a worker's job) on the same library would race to insert
+the same paths. The catalog row carries who indexes it and until when; taking it is one
+compare-and-set ``UPDATE`` (as the job leases do), a heartbeat thread renews it while the run
+lasts, and a run that died simply lets it expire. The same owner may take its own lease again, so
+a job re-delivered after its worker was killed goes straight on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from daguerre.platform.catalog.db import Catalog
+from daguerre.platform.catalog.models import Library, utcnow
+
+LEASE_SECONDS = 30.0
+
+
+class LibraryBusy(Exception):
+    """Another live indexer holds the library; the message says who and until when."""
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _take(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool:
+    now = utcnow()
+    stmt = (update(Library)
+            .where(Library.id == library_id,
+                   or_(Library.index_owner.is_(None), Library.index_owner == owner,
+                       Library.index_lease_until < now))
+            .values(index_owner=owner, index_lease_until=now + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False))
+    with catalog.session() as s:
+        return s.execute(stmt).rowcount == 1
+
+
+def _renew(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool:
+    stmt = (update(Library)
+            .where(Library.id == library_id, Library.index_owner == owner)
+            .values(index_lease_until=utcnow() + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False))
+    with catalog.session() as s:
+        return s.execute(stmt).rowcount == 1
+
+
+def _release(catalog: Catalog, library_id: int, owner: str) -> None:
+    stmt = (update(Library)
+            .where(Library.id == library_id, Library.index_owner == owner)
+            .values(index_owner=None, index_lease_until=None)
+            .execution_options(synchronize_session=False))
+    with catalog.session() as s:
+        s.execute(stmt)
+
+
+@contextmanager
+def indexing_lease(catalog: Catalog, library_id: int, owner: str | None = None,
+                   seconds: float = LEASE_SECONDS) -> Iterator[str]:
+    """Hold the library for ``owner`` (default: this host and process) for the block."""
+    owner = owner or default_owner()
+    if not _take(catalog, library_id, owner, seconds):
+        with catalog.session() as s:
+            name, holder, until = s.execute(
+                select(Library.name, Library.index_owner, Library.index_lease_until)
+                .where(Library.id == library_id)).one()
+        when = until.strftime("%H:%M:%S UTC") if until else "?"
+        raise LibraryBusy(f"library {name!r} is being indexed by {holder} (lease renewed until "
+                          f"{when}); try again when that run ends")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(seconds / 3):
+            # A failed renewal (database briefly locked) is retried on the next beat.
+            with contextlib.suppress(Exception):
+                _renew(catalog, library_id, owner, seconds)
+
+    thread = threading.Thread(target=beat, name="daguerre-index-lease", daemon=True)
+    thread.start()
+    try:
+        yield owner
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        _release(catalog, library_id, owner)
