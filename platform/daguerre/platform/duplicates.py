@@ -184,9 +184,11 @@ def resolve(ctx: Context, group_id: str, keep: int) -> dict[str, Any]:
 
 
 def duplicates_job(ctx: Context, handle: Any) -> dict[str, Any]:
-    """The ``duplicates`` job kind: parameters library and threshold (similar-tier cosine)."""
+    """The ``duplicates`` job kind: parameters library, tiers, max_distance (near tier) and
+    threshold (similar-tier cosine)."""
     p = handle.params
-    groups = find_duplicates(ctx, library=p.get("library"),
+    groups = find_duplicates(ctx, tiers=p.get("tiers") or ("exact", "near", "similar"),
+                             library=p.get("library"), near_max_distance=p.get("max_distance"),
                              similar_min_cosine=p.get("threshold"), progress=handle.progress)
     counts = {t: sum(1 for g in groups if g.tier == t) for t in ("exact", "near", "similar")}
     return {"counts": counts, "groups": [g.as_dict() for g in groups]}

@@ -153,10 +153,12 @@ def classify(
 
 
 def classify_job(ctx: Context, handle: Any) -> dict[str, Any]:
-    """The ``classify`` job kind: parameters labels, library, image_ids, threshold."""
+    """The ``classify`` job kind: parameters labels, library, image_ids, threshold, templates,
+    top."""
     p = handle.params
     threshold = p.get("threshold")
     summary = classify(ctx, p.get("library"), labels=p.get("labels"),
+                       templates=p.get("templates"), top=int(p.get("top") or 3),
                        image_ids=p.get("image_ids"),
                        min_prob=0.1 if threshold is None else float(threshold),
                        progress=handle.progress, should_cancel=handle.should_cancel)

@@ -24,9 +24,12 @@ from daguerre.platform.cli import get_context
               help="Only labels with at least this probability become tags.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: counts and, per image, its labels and scores.")
+@click.option("--async", "run_async", is_flag=True,
+              help="Queue a classify job for the workers and print its id.")
 @click.pass_context
 def classify(ctx: click.Context, library: str | None, labels_file: str | None,
-             templates: tuple[str, ...], top: int, min_prob: float, as_json: bool) -> None:
+             templates: tuple[str, ...], top: int, min_prob: float, as_json: bool,
+             run_async: bool) -> None:
     """Tag the images of LIBRARY (default: all libraries) zero-shot with the CLIP model.
 
     Each label is scored against the stored image embeddings with a prompt ensemble
@@ -45,6 +48,13 @@ def classify(ctx: click.Context, library: str | None, labels_file: str | None,
     except LabelError as exc:
         raise UserError(str(exc)) from None
     app = get_context(ctx)
+    if run_async:
+        from daguerre.platform.cli.jobs import enqueue
+
+        enqueue(app, "classify", {"library": library, "labels": labels,
+                                  "templates": list(templates) or None, "top": top,
+                                  "threshold": min_prob}, as_json)
+        return
     bar = _Bar(sys.stderr.isatty() and not as_json)
     try:
         summary = run(app, library, labels=labels, templates=list(templates) or None, top=top,

@@ -44,11 +44,22 @@ def duplicates() -> None:
 @click.option("--threshold", type=click.FloatRange(-1.0, 1.0),
               help="Similar tier: smallest cosine similarity (default 0.9).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of groups.")
+@click.option("--async", "run_async", is_flag=True,
+              help="Queue a duplicates job for the workers and print its id.")
 @click.pass_context
 def find(ctx: click.Context, tiers: tuple[str, ...], library: str | None,
-         max_distance: int | None, threshold: float | None, as_json: bool) -> None:
+         max_distance: int | None, threshold: float | None, as_json: bool,
+         run_async: bool) -> None:
     """List duplicate groups (this is what `daguerre duplicates` runs)."""
     from daguerre.platform.duplicates import find_duplicates
+
+    if run_async:
+        from daguerre.platform.cli.jobs import enqueue
+
+        enqueue(get_context(ctx), "duplicates",
+                {"tiers": list(tiers) or None, "library": library,
+                 "max_distance": max_distance, "threshold": threshold}, as_json)
+        return
 
     groups = find_duplicates(get_context(ctx), tiers=tiers or ("exact", "near", "similar"),
                              library=library, near_max_distance=max_distance,

@@ -267,6 +267,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
         child.stop()
 
 
+def enqueue(app, kind: str, params: dict, as_json: bool) -> dict:  # noqa: ANN001
+    """Queue one job for the workers (`--async`) and print its id, or the job as JSON."""
+    from daguerre.platform.jobs.service import Jobs
+
+    job = Jobs(app).create(kind, {k: v for k, v in params.items() if v is not None})
+    click.echo(json.dumps(job) if as_json else job["id"])
+    return job
+
+
 def register(group: click.Group) -> None:
     for command in (jobs, worker, serve, web):
         group.add_command(command)

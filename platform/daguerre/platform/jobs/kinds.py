@@ -149,7 +149,11 @@ def _service(module: str, name: str) -> Any:
                   "image_ids": Param(list, item=int, min=1, max=MAX_IMAGE_IDS,
                                      help="only these images"),
                   "threshold": Param(float, min=0.0, max=1.0,
-                                     help="lowest score that becomes a tag")})
+                                     help="lowest score that becomes a tag"),
+                  "templates": Param(list, item=str, min=1, max=100,
+                                     help="prompt templates with {} for the label"),
+                  "top": Param(int, min=1, max=100,
+                               help="at most this many tags per image (default 3)")})
 def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Tag images zero-shot with the CLIP model (model tags with scores)."""
     return _service("daguerre.platform.tagging", "classify_job")(ctx, handle)
@@ -158,7 +162,11 @@ def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
 @job_kind("duplicates", queue=CPU_QUEUE,
           params={"library": Param((str, int), help="only this library (default: all)"),
                   "threshold": Param(float, min=0.0, max=1.0,
-                                     help="similarity above which two images are duplicates")})
+                                     help="similarity above which two images are duplicates"),
+                  "tiers": Param(list, item=str, min=1, max=3,
+                                 help="exact, near and/or similar (default: all three)"),
+                  "max_distance": Param(int, min=0, max=64,
+                                        help="near tier: largest perceptual-hash distance")})
 def run_duplicates(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Find near-duplicate groups from stored vectors and perceptual hashes."""
     return _service("daguerre.platform.duplicates", "duplicates_job")(ctx, handle)
