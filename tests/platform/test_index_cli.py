@@ -221,6 +221,17 @@ def test_one_indexer_per_library(library: Path):
             lib.index_owner, lib.index_lease_until = "dead-host:1", utcnow() - timedelta(
                 seconds=1)
         assert index_json()["unchanged"] == 7  # an expired lease is taken over
+
+        # a killed `daguerre index` on this machine: its live lease is taken over at once
+        import socket
+
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        with ctx.catalog.session() as s:
+            lib = s.query(Library).one()
+            lib.index_owner = f"{socket.gethostname()}:{dead}"
+            lib.index_lease_until = utcnow() + timedelta(seconds=30)
+        assert index_json()["unchanged"] == 7
     finally:
         ctx.close()
 

@@ -45,6 +45,31 @@ def _take(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool
         return s.execute(stmt).rowcount == 1
 
 
+def _holder_is_dead(holder: str | None) -> bool:
+    """True when ``holder`` is a process of this machine that no longer exists (a killed
+    `daguerre index`): its lease need not run out before the next run goes ahead."""
+    host, _, pid = (holder or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
+
+
+def _take_from(catalog: Catalog, library_id: int, holder: str, owner: str,
+               seconds: float) -> bool:
+    stmt = (update(Library)
+            .where(Library.id == library_id, Library.index_owner == holder)
+            .values(index_owner=owner, index_lease_until=utcnow() + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False))
+    with catalog.session() as s:
+        return s.execute(stmt).rowcount == 1
+
+
 def _renew(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool:
     stmt = (update(Library)
             .where(Library.id == library_id, Library.index_owner == owner)
@@ -73,9 +98,11 @@ def indexing_lease(catalog: Catalog, library_id: int, owner: str | None = None,
             name, holder, until = s.execute(
                 select(Library.name, Library.index_owner, Library.index_lease_until)
                 .where(Library.id == library_id)).one()
-        when = until.strftime("%H:%M:%S UTC") if until else "?"
-        raise LibraryBusy(f"library {name!r} is being indexed by {holder} (lease renewed until "
-                          f"{when}); try again when that run ends")
+        if not (_holder_is_dead(holder)
+                and _take_from(catalog, library_id, holder, owner, seconds)):
+            when = until.strftime("%H:%M:%S UTC") if until else "?"
+            raise LibraryBusy(f"library {name!r} is being indexed by {holder} (lease renewed "
+                              f"until {when}); try again when that run ends")
     stop = threading.Event()
 
     def beat() -> None:
