@@ -75,6 +75,12 @@ class ClipEncoder:
                            .shape[-1])
 
     @property
+    def image_size(self) -> int:
+        """The shorter side of the model's input (what draft decoding must still cover)."""
+        size = getattr(self.model.visual, "image_size", 224)
+        return int(min(size) if isinstance(size, tuple | list) else size)
+
+    @property
     def logit_scale(self) -> float:
         scale = getattr(self.model, "logit_scale", None)
         return float(scale.exp().item()) if scale is not None else 100.0

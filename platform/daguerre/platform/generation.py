@@ -330,21 +330,16 @@ class OutputWriter:
     def write(self, image: Any, key: str, parents: list[int], params: dict[str, Any]) -> dict:
         """Save ``image`` (with the metadata the generator attached) and record it."""
         from daguerre.generator import metadata
-        from daguerre.indexer.decode import DecodeOptions, decode_file
-        from daguerre.platform.indexing import _write_thumbnail
+        from daguerre.indexer.decode import decode_file
+        from daguerre.platform.indexing import _write_thumbnail, decode_options
 
         settings = self.ctx.settings
         rel = self.relpath(key)
         path = settings.home / rel
         metadata.save_png(image, path)
         enc = self.embedder.encoder
-        size = getattr(getattr(enc, "model", None), "visual", None)
-        size = getattr(size, "image_size", 224)
-        options = DecodeOptions(pixel_stage=enc.pixel_stage if enc is not None else None,
-                                model_size=int(min(size) if isinstance(size, tuple | list)
-                                               else size),
-                                draft=False, thumbnail_size=settings.thumbnail_size,
-                                max_pixels=settings.max_image_pixels)
+        # Outputs are PNGs: no draft; the thumbnail and hash come from the same decode.
+        options = decode_options(settings, enc, draft=False)
         d = decode_file(path, options)
         thumb = _write_thumbnail(settings.home, d.sha256, d.thumbnail)
         raw = image.info.get(metadata.PROVENANCE_KEY)

@@ -171,7 +171,7 @@ def index_library(
 def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
                    progress: ProgressFn | None, should_cancel: CancelFn | None,
                    started: float) -> IndexSummary:
-    from daguerre.indexer.decode import DecodeOptions, sha256_file
+    from daguerre.indexer.decode import sha256_file
     from daguerre.indexer.pipeline import Embedded, embed_files
 
     encoder = ctx.encoder()  # fails here, before anything is written, if weights are missing
@@ -297,10 +297,7 @@ def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
             pending_rows.clear()
             to_remove.clear()
 
-        options = DecodeOptions(pixel_stage=encoder.pixel_stage, model_size=_model_size(encoder),
-                                draft=settings.draft_decode,
-                                thumbnail_size=settings.thumbnail_size,
-                                max_pixels=settings.max_image_pixels)
+        options = decode_options(settings, encoder)
         staged: list[tuple[Image, np.ndarray, str]] = []
 
         def commit_staged() -> None:
@@ -377,6 +374,13 @@ def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
     return summary
 
 
-def _model_size(encoder: Any) -> int:
-    size = getattr(encoder.model.visual, "image_size", 224)
-    return int(min(size) if isinstance(size, tuple | list) else size)
+def decode_options(settings: Any, encoder: Any | None, *, draft: bool | None = None) -> Any:
+    """How every part of the platform decodes an image for ``encoder`` (None: no model pixels):
+    the configured draft, thumbnail size and decompression-bomb limit."""
+    from daguerre.indexer.decode import DecodeOptions
+
+    return DecodeOptions(
+        pixel_stage=encoder.pixel_stage if encoder is not None else None,
+        model_size=encoder.image_size if encoder is not None else 224,
+        draft=settings.draft_decode if draft is None else draft,
+        thumbnail_size=settings.thumbnail_size, max_pixels=settings.max_image_pixels)

@@ -294,17 +294,15 @@ def image_path(home: Path, image: Image, library: Library | None) -> str:
 
 def embed_image_file(ctx: Context, path: str) -> np.ndarray:
     """Embed an image file given on the command line (not necessarily in a library)."""
-    from daguerre.indexer.decode import DecodeError, DecodeOptions, decode_file
-    from daguerre.platform.indexing import _model_size
+    from daguerre.indexer.decode import DecodeError, decode_file
+    from daguerre.platform.indexing import decode_options
 
     encoder = ctx.encoder()
     s = ctx.settings
     if not Path(path).expanduser().is_file():
         raise UserError(f"query image {path} does not exist")
     try:
-        d = decode_file(Path(path).expanduser(), DecodeOptions(
-            encoder.pixel_stage, model_size=_model_size(encoder), draft=s.draft_decode,
-            thumbnail_size=s.thumbnail_size, max_pixels=s.max_image_pixels))
+        d = decode_file(Path(path).expanduser(), decode_options(s, encoder))
     except DecodeError as exc:
         raise UserError(f"cannot use {path} as a query image: {exc}") from None
     return encoder.encode_pixels([d.pixels])[0]

@@ -58,7 +58,6 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     import numpy as np
     from sqlalchemy import select
 
-    from daguerre.indexer.decode import DecodeOptions
     from daguerre.indexer.pipeline import Embedded, embed_files
     from daguerre.platform.catalog.models import (
         Image,
@@ -67,6 +66,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
         Library,
         utcnow,
     )
+    from daguerre.platform.indexing import decode_options
 
     ids = sorted(set(handle.params["image_ids"]))
     encoder = ctx.encoder()
@@ -80,11 +80,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     skipped = sorted(set(ids) - {im.id for im in images})
     total = len(by_path)
     handle.progress(0, total, f"{total} images to embed")
-    size = getattr(encoder.model.visual, "image_size", 224)
-    options = DecodeOptions(pixel_stage=encoder.pixel_stage,
-                            model_size=int(min(size) if isinstance(size, tuple | list) else size),
-                            draft=settings.draft_decode, thumbnail_size=settings.thumbnail_size,
-                            max_pixels=settings.max_image_pixels)
+    options = decode_options(settings, encoder)
     failed: list[dict[str, Any]] = []
     pending: list[tuple[int, np.ndarray, str]] = []
     done = embedded = 0

@@ -98,14 +98,11 @@ def search_upload() -> Response:
 
 def embed_upload(ctx: Any, data: bytes, name: str) -> Any:
     """Decode an uploaded file (refusing non-images and decompression bombs) and embed it."""
-    from daguerre.indexer.decode import DecodeError, DecodeOptions, decode_bytes
-    from daguerre.platform.indexing import _model_size
+    from daguerre.indexer.decode import DecodeError, decode_bytes
+    from daguerre.platform.indexing import decode_options
 
     encoder = ctx.encoder()
-    s = ctx.settings
-    options = DecodeOptions(encoder.pixel_stage, model_size=_model_size(encoder),
-                            draft=s.draft_decode, thumbnail_size=s.thumbnail_size,
-                            max_pixels=s.max_image_pixels)
+    options = decode_options(ctx.settings, encoder)
     try:
         decoded = decode_bytes(data, name, options)
     except DecodeError as exc:
