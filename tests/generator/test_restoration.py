@@ -47,13 +47,19 @@ def test_detector_finds_most_of_the_damage(damaged_pair):
     true = truth > 0
     recall = (found & true).sum() / true.sum()
     precision = (found & true).sum() / max(found.sum(), 1)
-    # Astronaut is the hardest sample (suit folds look like scratches): see the benchmark.
-    assert recall > 0.5 and precision > 0.2
+    # Astronaut is the hardest sample (suit folds, eyes and lettering look like damage); without
+    # the texture gate precision here is 0.29, with it 0.48 (recall 0.56 -> 0.46).
+    assert recall > 0.4 and precision > 0.4
 
 
-def test_detector_leaves_a_clean_photo_mostly_alone():
-    # Thin high-contrast structure (the cup's rim, highlights) is flagged too; keep it bounded.
-    assert (detect_damage(data.coffee()) > 0).mean() < 0.05
+@pytest.mark.parametrize("name", ["coffee", "camera"])
+def test_detector_leaves_a_clean_photo_mostly_alone(name):
+    # Thin high-contrast structure (a cup's rim, a tripod's legs) is what a detector confuses with
+    # scratches; everything flagged here would be smudged by inpainting. Without the texture gate
+    # this was 3.9% and 4.4%.
+    photo = getattr(data, name)()
+    rgb = np.stack([photo] * 3, axis=-1) if photo.ndim == 2 else photo
+    assert (detect_damage(rgb) > 0).mean() < 0.02
 
 
 def test_user_mask_is_used_and_checked(damaged_pair):

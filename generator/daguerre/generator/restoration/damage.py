@@ -6,6 +6,12 @@ structuring element; thresholds are set from the image's own noise level (a robu
 and connected components are then kept only when they look like damage: long and thin (scratches,
 tears) or small and compact with strong contrast (dust). Texture such as hair or foliage makes
 wide, irregular components with moderate contrast and is dropped.
+
+Thin real structure (eyes, lettering, a tripod's legs, seams) passes those shape tests, so a last
+gate compares each flagged pixel's contrast with the texture *around* the flagged area: damage sits
+on top of the picture and stands far out of its surroundings, while real detail lives among other
+detail of similar strength. The gate cut what the detector flags on clean photographs from about 4%
+of the pixels to 1% and raised the benchmark's PSNR gain (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ class DetectorSettings:
     dust_threshold: float = 8.0      # dust response threshold, in robust noise sigmas
     min_contrast: float = 30.0   # grey levels above the surroundings, whatever the noise
     dust_area: int = 80          # compact components up to this area (px) are dust
+    texture_ratio: float = 3.0   # contrast must exceed this many times the surrounding texture (0 = off)
+    texture_window: int = 31     # px; the neighbourhood whose texture a defect is compared with
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -82,7 +90,41 @@ def detect_damage(rgb: np.ndarray, settings: DetectorSettings | None = None) -> 
         scratch |= near & (response > max(0.5 * s.scratch_threshold * sigma, 0.5 * s.min_contrast))
         mask |= scratch
         mask |= _dust(response > max(s.dust_threshold * sigma, s.min_contrast * 1.5), s)
+    if s.texture_ratio > 0 and mask.any():
+        mask &= _stands_out(luminance(rgb), mask, s)
     return mask.astype(np.uint8) * 255
+
+
+def _masked_mean(values: np.ndarray, weight: np.ndarray, window: int) -> np.ndarray:
+    """Mean of ``values`` over a square window, counting only pixels where ``weight`` is 1."""
+    import cv2
+
+    size = (window, window)
+    return cv2.blur(values * weight, size) / np.maximum(cv2.blur(weight, size), 1e-3)
+
+
+def _stands_out(lum: np.ndarray, mask: np.ndarray, s: DetectorSettings) -> np.ndarray:
+    """Pixels of ``mask`` whose contrast beats ``texture_ratio`` x the texture of their surroundings.
+
+    Contrast is the pixel's distance from a median background, averaged over the flagged pixels
+    within a few pixels (so one defect is judged as a piece, not pixel by pixel). Texture is the
+    standard deviation of the same residual over the window, with the flagged pixels and a margin
+    around them left out, so the defect does not raise its own bar.
+    """
+    import cv2
+
+    background = cv2.medianBlur(np.clip(lum, 0, 255).astype(np.uint8), 15).astype(np.float32)
+    residual = lum - background
+    margin = np.ones((5, 5), np.uint8)
+    clean = (cv2.dilate(mask.astype(np.uint8), margin) == 0).astype(np.float32)
+    mean = _masked_mean(residual, clean, s.texture_window)
+    var = _masked_mean(residual * residual, clean, s.texture_window) - mean * mean
+    texture = np.sqrt(np.maximum(var, 0.0))
+    # Where the window holds almost no unflagged pixels there is no surrounding to compare with.
+    texture[cv2.blur(clean, (s.texture_window, s.texture_window)) < 0.1] = np.inf
+    flagged = mask.astype(np.float32)
+    contrast = _masked_mean(np.abs(residual), flagged, max(3, 2 * s.max_width - 3))
+    return contrast >= s.texture_ratio * (texture + 1.0)
 
 
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
