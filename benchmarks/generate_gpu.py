@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         api()
         if job_run:
             job_run()
+    # Allocated memory after warm-up vs after every timed image: a worker must not creep towards
+    # out-of-memory over a long batch.
+    mem_warm = torch.cuda.memory_allocated() / 2**30 if cuda else None
     # Interleave them so drift (clocks, thermals) hits all alike.
     floor_t: list[float] = []
     api_t: list[float] = []
@@ -226,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         if job_run:
             job_t += _time(job_run, 1, sync)
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+    mem_end = torch.cuda.memory_allocated() / 2**30 if cuda else None
 
     device_name = torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)"
     rows = [("model-only floor (diffusers call)", floor_t), ("daguerre Synthesis.run", api_t)]
@@ -239,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {statistics.mean(ts):.3f} | {min(ts):.3f} | {max(ts):.3f} |")
     ratio = statistics.mean(api_t) / statistics.mean(floor_t)
     print(f"\nAPI / floor = {ratio:.3f}" + (f"; peak GPU memory {peak:.2f} GiB" if peak else ""))
+    if cuda:
+        images = args.runs * (3 if job_run else 2)
+        print(f"GPU memory allocated after warm-up {mem_warm:.3f} GiB, after {images} more images "
+              f"{mem_end:.3f} GiB")
     job_ratio = statistics.mean(job_t) / statistics.mean(floor_t) if job_t else None
     if job_t:
         print(f"job / floor = {job_ratio:.3f}; job end to end {statistics.mean(job_t):.3f} s/image "
@@ -250,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": device_name, "dtype": str(dtype), "size": size, "steps": steps,
         "guidance": args.guidance, "tiny": args.tiny, "runs": args.runs,
         "floor_s": floor_t, "api_s": api_t, "api_over_floor": ratio, "peak_gib": peak,
+        "allocated_after_warmup_gib": mem_warm, "allocated_at_end_gib": mem_end,
         "job_s": job_t or None, "job_over_floor": job_ratio, "job_notes": job_info.get("notes"),
         "job_imported": job_info.get("imported"),
         "torch": torch.__version__,
