@@ -284,6 +284,67 @@ def test_restore_a_folder_by_path(env):
     assert len(lines) == 3 and all("(from #" in ln for ln in lines)
 
 
+def test_restore_catalogs_files_of_a_never_indexed_library_without_clip_weights(
+        env, tmp_path, monkeypatch):
+    from daguerre.platform.cli import main
+    from daguerre.platform.indexing import index_library
+
+    root = tmp_path / "scans"
+    write_library(root, 2)
+    (root / "sub").mkdir()
+    noise_image(9, size=(80, 64)).save(root / "sub" / "deep.jpg", quality=90)
+    (root / "torn.jpg").write_bytes((root / "photo0.jpg").read_bytes()[:300])
+    with env.ctx.catalog.session() as s:
+        s.add(Library(name="scans", root=str(root.resolve())))
+    clip_weights = env.ctx.settings.clip_weights
+    monkeypatch.setenv("DAGUERRE_CLIP_WEIGHTS", str(tmp_path / "no-such-weights.bin"))
+    runner = CliRunner()
+
+    res = runner.invoke(main, ["restore", str(root), "--no-denoise", "--inline"])
+    assert res.exit_code == 0, res.output
+    assert "skipped" in res.output and "torn.jpg" in res.output
+    made = [ln for ln in res.output.splitlines() if ln.startswith("#")]
+    assert len(made) == 3
+    assert "not embedded" in res.output  # outputs wait for CLIP weights, and say so
+    with env.ctx.catalog.session() as s:
+        lib_id = s.scalar(select(Library.id).where(Library.name == "scans"))
+        rows = {r.path: r for r in s.scalars(select(Image).where(Image.library_id == lib_id))}
+        assert sorted(rows) == ["photo0.jpg", "photo1.jpg", "sub/deep.jpg"]
+        assert all(r.status == "active" and r.width and r.phash for r in rows.values())
+        assert all((env.ctx.settings.home / r.thumbnail).is_file() for r in rows.values())
+        assert s.scalar(select(func.count()).select_from(ImageEmbedding)
+                        .where(ImageEmbedding.image_id.in_([r.id for r in rows.values()]))) == 0
+    ids = {p: r.id for p, r in rows.items()}
+
+    # Named again, a file keeps its row; a corrupt file named alone is an error that says why.
+    again = runner.invoke(main, ["restore", str(root / "sub" / "deep.jpg"), "--no-denoise",
+                                 "--inline"])
+    assert again.exit_code == 0, again.output
+    assert f"(from #{ids['sub/deep.jpg']})" in again.output
+    torn = runner.invoke(main, ["restore", str(root / "torn.jpg"), "--inline"])
+    assert torn.exit_code == 2 and "torn.jpg" in torn.output and "corrupt" in torn.output
+
+    # While an indexer holds the library, adding to it waits for that run instead of racing it.
+    from daguerre.platform.indexing_lease import indexing_lease
+
+    noise_image(11).save(root / "late.jpg")
+    with indexing_lease(env.ctx.catalog, lib_id, owner="another-host:4242"):
+        busy = runner.invoke(main, ["restore", str(root / "late.jpg"), "--inline"])
+    assert busy.exit_code == 2 and "being indexed by another-host:4242" in busy.output
+
+    # The library's first real index embeds those rows under the same ids.
+    monkeypatch.setenv("DAGUERRE_CLIP_WEIGHTS", str(clip_weights))
+    ctx = Context(load_settings())
+    try:
+        summary = index_library(ctx, "scans")
+        assert summary.added == 1 and summary.updated == 3  # late.jpg, and the three rows
+        with ctx.catalog.session() as s:
+            embedded = set(s.scalars(select(ImageEmbedding.image_id)))
+        assert set(ids.values()) <= embedded
+    finally:
+        ctx.close()
+
+
 def test_bad_arguments_exit_2_naming_the_option(env):
     from daguerre.platform.cli import main
 

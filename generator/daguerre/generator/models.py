@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,10 @@ def read_model_index(model: str, task: str | None = None, offline: bool | None =
     from diffusers import DiffusionPipeline
 
     try:
-        return dict(DiffusionPipeline.load_config(model, local_files_only=offline))
+        with warnings.catch_warnings():
+            # diffusers passes huggingface_hub an argument it deprecated; nothing a user can fix.
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+            return dict(DiffusionPipeline.load_config(model, local_files_only=offline))
     except _hub_errors() as exc:
         where = "it is not in the local Hugging Face cache and the hub is offline" if offline else (
             "it could not be downloaded or found in the local cache"

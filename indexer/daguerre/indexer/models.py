@@ -172,9 +172,15 @@ def resolve_weights(spec: ClipSpec, *, download: bool = True) -> str:
     if not download:
         raise WeightsUnavailable(_offline_hint(spec, "downloads disabled"))
     try:
+        import warnings
+
         from open_clip.pretrained import download_pretrained
 
-        path = download_pretrained(cfg)
+        with warnings.catch_warnings():
+            # open_clip passes huggingface_hub an argument it deprecated; the user can do nothing
+            # about it, and it would print on every offline attempt.
+            warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
+            path = download_pretrained(cfg)
     except Exception as exc:  # noqa: BLE001 - hub, HTTP and OS errors all mean "not available"
         reason = type(exc).__name__
         raise WeightsUnavailable(_offline_hint(spec, reason)) from None

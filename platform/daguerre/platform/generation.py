@@ -42,6 +42,7 @@ from daguerre.platform.catalog.models import (
 )
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.indexing import scan_library
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +74,21 @@ def _library_roots(ctx: Context) -> list[tuple[int, Path]]:
     return [(lib_id, Path(root).resolve()) for lib_id, root in rows]
 
 
+SkipFn = Callable[[str, str], None]
+"""``on_skip(path, reason)`` for a file in a folder target that could not be added to the catalog."""
+
+
 def resolve_targets(ctx: Context, targets: Iterable[str] = (), *, library: str | int | None = None,
-                    tag: str | None = None) -> list[int]:
+                    tag: str | None = None, on_skip: SkipFn | None = None) -> list[int]:
     """Catalog ids of the images that ``targets`` and the ``library``/``tag`` selection name.
 
     A target is ``#ID``, an image file or a folder. Files and folders must lie inside a library
     root (symbolic links are resolved first) or under the data directory's ``outputs/``; anything
-    else is refused, so a client can never make a worker read an arbitrary file. Raises
-    UserError naming the target that is wrong.
+    else is refused, so a client can never make a worker read an arbitrary file. Library files the
+    catalog does not know yet are added to it first (decoded and thumbnailed, embedded at the next
+    index: see :func:`~daguerre.platform.indexing.catalog_files`), so restoring a scan never waits
+    for CLIP weights or a full index. Raises UserError naming the target that is wrong; in a
+    folder, an unreadable file is reported to ``on_skip`` and the others go on.
     """
     ids: list[int] = []
     roots = None
@@ -91,7 +99,7 @@ def resolve_targets(ctx: Context, targets: Iterable[str] = (), *, library: str |
             continue
         if roots is None:
             roots = _library_roots(ctx)
-        ids.extend(_path_target(ctx, text, roots))
+        ids.extend(_path_target(ctx, text, roots, on_skip or (lambda path, reason: None)))
     if library is not None or tag is not None:
         ids.extend(_selection(ctx, library, tag))
     out = list(dict.fromkeys(ids))
@@ -114,7 +122,7 @@ def _image_id(ctx: Context, text: str) -> int:
     return image_id
 
 
-def _path_target(ctx: Context, text: str, roots: list[tuple[int, Path]]) -> list[int]:
+def _path_target(ctx: Context, text: str, roots: list[tuple[int, Path]], on_skip: SkipFn) -> list[int]:
     raw = Path(text).expanduser()
     if not raw.exists():
         raise UserError(f"target {text!r}: no such file or folder")
@@ -133,22 +141,62 @@ def _path_target(ctx: Context, text: str, roots: list[tuple[int, Path]]) -> list
     lib_id, base = where
     rel = path.relative_to(base).as_posix()
     with ctx.catalog.session() as s:
-        query = select(Image.id).where(Image.status == ImageStatus.ACTIVE)
+        query = select(Image.path, Image.id, Image.status)
         query = query.where(Image.library_id.is_(None) if lib_id is None
                             else Image.library_id == lib_id)
         if path.is_dir():
             if rel != ".":
-                prefix = rel.rstrip("/") + "/"
-                query = query.where(Image.path.startswith(prefix, autoescape=True))
-            found = list(s.scalars(query.order_by(Image.path)))
-            if not found:
-                raise UserError(f"target {text!r}: no indexed images in this folder "
-                                "(run `daguerre index` first)")
-            return found
-        image_id = s.scalar(query.where(Image.path == rel))
-    if image_id is None:
-        raise UserError(f"target {text!r} is not in the catalog yet: run `daguerre index` first")
-    return [image_id]
+                query = query.where(Image.path.startswith(rel.rstrip("/") + "/", autoescape=True))
+        else:
+            query = query.where(Image.path == rel)
+        rows = s.execute(query).all()
+    # Retired images (deleted, resolved duplicates) are not brought back by naming their folder.
+    known = {p: (i if st == ImageStatus.ACTIVE else None)
+             for p, i, st in rows if st != ImageStatus.MISSING}
+    if path.is_dir():
+        new: list[str] = []
+        if lib_id is not None:
+            scanned, refused = scan_library(path)
+            for file_rel, reason in refused:
+                on_skip(str(path / file_rel), reason)
+            prefix = "" if rel == "." else rel.rstrip("/") + "/"
+            new = [prefix + f.rel for f in scanned if prefix + f.rel not in known]
+        found = {p: i for p, i in known.items() if i is not None}
+        if len(found) + len(new) > MAX_TARGETS:
+            raise UserError(f"target {text!r} holds {len(found) + len(new)} images; at most "
+                            f"{MAX_TARGETS} per job")
+        if new:
+            added = _catalog(ctx, lib_id, new, text)
+            for file_rel, reason in added.failures:
+                on_skip(str(base / file_rel), reason)
+            found.update(added.ids)
+        if not found:
+            raise UserError(f"target {text!r}: no images in this folder")
+        return [found[p] for p in sorted(found)]
+    if rel in known:
+        if known[rel] is None:
+            raise UserError(f"target {text!r} was retired in the catalog (deleted or a resolved "
+                            "duplicate)")
+        return [known[rel]]
+    if lib_id is None:
+        raise UserError(f"target {text!r} is not in the catalog")
+    from daguerre.indexer.decode import IMAGE_SUFFIXES
+
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise UserError(f"target {text!r} is not an image file (suffix {path.suffix or 'none'!r})")
+    added = _catalog(ctx, lib_id, [rel], text)
+    if added.failures:
+        raise UserError(f"target {text!r}: {added.failures[0][1]}")
+    return list(added.ids.values())
+
+
+def _catalog(ctx: Context, lib_id: int, rels: list[str], text: str) -> Any:
+    from daguerre.platform.indexing import IndexingError, catalog_files
+
+    try:
+        return catalog_files(ctx, lib_id, rels)
+    except IndexingError as exc:
+        raise UserError(f"target {text!r}: {exc}") from None
 
 
 def _selection(ctx: Context, library: str | int | None, tag: str | None) -> list[int]:

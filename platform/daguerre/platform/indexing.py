@@ -384,3 +384,69 @@ def decode_options(settings: Any, encoder: Any | None, *, draft: bool | None = N
         model_size=encoder.image_size if encoder is not None else 224,
         draft=settings.draft_decode if draft is None else draft,
         thumbnail_size=settings.thumbnail_size, max_pixels=settings.max_image_pixels)
+
+
+@dataclass
+class Cataloged:
+    """What :func:`catalog_files` did: ``{path: catalog id}`` in the order asked, and the files it
+    could not add."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    added: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (library-relative path, reason)
+
+
+def catalog_files(ctx: Context, library_id: int, rels: list[str], *,
+                  owner: str | None = None) -> Cataloged:
+    """Catalog ids for files of one library, adding the ones the catalog does not know yet.
+
+    A file added here is decoded (size, orientation, capture time, perceptual hash, thumbnail) but
+    not embedded: no CLIP weights are needed, so a photo can be restored or edited before its
+    library was ever indexed. The next ``daguerre index`` embeds it under the same id. Runs under
+    the library's indexing lease, so it never races an indexer inserting the same path (raises
+    IndexingError while one runs). Unreadable files land in ``failures``; images a person
+    retired (deleted, duplicate) are refused there too rather than brought back.
+    """
+    from daguerre.indexer.decode import DecodeError, decode_file
+    from daguerre.platform.indexing_lease import LibraryBusy, indexing_lease
+
+    out = Cataloged()
+    lib = get_library(ctx, library_id)
+    root = Path(lib.root)
+    try:
+        with indexing_lease(ctx.catalog, lib.id, owner), ctx.catalog.session() as s:
+            rows: dict[str, Any] = {}
+            for start in range(0, len(rels), 500):  # bounded IN lists (SQLite caps parameters)
+                rows.update((r.path, r) for r in s.execute(
+                    select(Image.id, Image.path, Image.status)
+                    .where(Image.library_id == lib.id, Image.path.in_(rels[start:start + 500]))))
+            options = decode_options(ctx.settings, None)
+            for rel in rels:
+                row = rows.get(rel)
+                if row is not None and row.status == ImageStatus.ACTIVE:
+                    out.ids[rel] = row.id
+                    continue
+                if row is not None and row.status != ImageStatus.MISSING:
+                    out.failures.append((rel, f"retired in the catalog (status {row.status.value})"))
+                    continue
+                try:
+                    d = decode_file(root / rel, options)
+                except DecodeError as exc:
+                    out.failures.append((rel, str(exc)))
+                    continue
+                img = s.get(Image, row.id) if row is not None else None
+                if img is None:
+                    img = Image(library_id=lib.id, path=rel, origin=ImageOrigin.LIBRARY)
+                    s.add(img)
+                img.sha256, img.size, img.mtime = d.sha256, d.size, d.mtime
+                img.width, img.height, img.format = d.width, d.height, d.format
+                img.captured_at, img.phash = d.captured_at, d.phash
+                img.thumbnail = _write_thumbnail(ctx.settings.home, d.sha256, d.thumbnail)
+                img.status = ImageStatus.ACTIVE
+                s.flush()
+                out.ids[rel] = img.id
+                out.added += 1
+            s.commit()
+    except LibraryBusy as exc:
+        raise IndexingError(str(exc)) from None
+    return out

@@ -353,6 +353,9 @@ def restore(ctx: click.Context, targets: tuple[str, ...], library: str | None, t
             as_json: bool, inpaint_: bool | None, upscale_: str | None, **recipe: Any) -> None:
     """Restore damaged photos: TARGET is an image file or folder inside a library, or #ID.
 
+    Files the catalog does not know yet are added to it first (no CLIP weights needed; the next
+    `daguerre index` makes them searchable).
+
     Each image gets damage detection (or --mask), inpainting, levels, denoising and optional
     upscaling; the restored copy is a new catalog image linked to its original, which is never
     modified. One unreadable image fails alone and is reported.
@@ -361,7 +364,9 @@ def restore(ctx: click.Context, targets: tuple[str, ...], library: str | None, t
 
     recipe["inpaint"] = inpaint_
     recipe["upscale"] = int(upscale_) if upscale_ else None
-    ids = resolve_targets(get_context(ctx), targets, library=library, tag=tag)
+    ids = resolve_targets(get_context(ctx), targets, library=library, tag=tag,
+                          on_skip=lambda path, reason: click.echo(f"skipped {path}: {reason}",
+                                                                  err=True))
     params: dict[str, Any] = {"image_ids": ids, "require_diffusion": require_diffusion}
     recipe = _clean(recipe)
     if recipe:
