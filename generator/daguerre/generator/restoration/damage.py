@@ -12,6 +12,11 @@ gate compares each flagged pixel's contrast with the texture *around* the flagge
 on top of the picture and stands far out of its surroundings, while real detail lives among other
 detail of similar strength. The gate cut what the detector flags on clean photographs from about 4%
 of the pixels to 1% and raised the benchmark's PSNR gain (see docs/benchmarks.md).
+
+Defects scale with the scan: a scratch 2 px wide at 512 px is 8 px wide at 2048. So large images
+are also searched at halved resolutions (a pyramid down to a long side under ``pyramid_min_side``),
+each level finding defects up to ``max_width`` of its own pixels, and the masks are united. Coarse
+levels see more real structure as "thin", so their texture gate is stricter.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class DetectorSettings:
     dust_area: int = 80          # compact components up to this area (px) are dust
     texture_ratio: float = 3.0   # contrast must exceed this many times the surrounding texture (0 = off)
     texture_window: int = 31     # px; the neighbourhood whose texture a defect is compared with
+    pyramid_min_side: int = 1024  # search halved copies while the long side is >= this (0 = off)
+    coarse_texture_ratio: float = 6.0  # the texture gate on those halved copies
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -73,6 +80,21 @@ def detect_damage(rgb: np.ndarray, settings: DetectorSettings | None = None) -> 
     import cv2
 
     s = settings or DetectorSettings()
+    mask = _detect_level(rgb, s, s.texture_ratio)
+    level = rgb
+    height, width = rgb.shape[:2]
+    while s.pyramid_min_side > 0 and max(level.shape[:2]) >= s.pyramid_min_side:
+        level = cv2.resize(level, (level.shape[1] // 2, level.shape[0] // 2),
+                           interpolation=cv2.INTER_AREA)
+        coarse = _detect_level(level, s, s.coarse_texture_ratio).astype(np.uint8) * 255
+        mask |= cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR) > 127
+    return mask.astype(np.uint8) * 255
+
+
+def _detect_level(rgb: np.ndarray, s: DetectorSettings, texture_ratio: float) -> np.ndarray:
+    """The boolean damage mask at this image's own scale."""
+    import cv2
+
     lum = luminance(rgb)
     # A light blur: sensor noise and JPEG blocking would otherwise light up the top-hat, and a
     # median would erase one-pixel scratches.
@@ -90,9 +112,9 @@ def detect_damage(rgb: np.ndarray, settings: DetectorSettings | None = None) -> 
         scratch |= near & (response > max(0.5 * s.scratch_threshold * sigma, 0.5 * s.min_contrast))
         mask |= scratch
         mask |= _dust(response > max(s.dust_threshold * sigma, s.min_contrast * 1.5), s)
-    if s.texture_ratio > 0 and mask.any():
-        mask &= _stands_out(luminance(rgb), mask, s)
-    return mask.astype(np.uint8) * 255
+    if texture_ratio > 0 and mask.any():
+        mask &= _stands_out(luminance(rgb), mask, s, texture_ratio)
+    return mask
 
 
 def _masked_mean(values: np.ndarray, weight: np.ndarray, window: int) -> np.ndarray:
@@ -103,8 +125,8 @@ def _masked_mean(values: np.ndarray, weight: np.ndarray, window: int) -> np.ndar
     return cv2.blur(values * weight, size) / np.maximum(cv2.blur(weight, size), 1e-3)
 
 
-def _stands_out(lum: np.ndarray, mask: np.ndarray, s: DetectorSettings) -> np.ndarray:
-    """Pixels of ``mask`` whose contrast beats ``texture_ratio`` x the texture of their surroundings.
+def _stands_out(lum: np.ndarray, mask: np.ndarray, s: DetectorSettings, ratio: float) -> np.ndarray:
+    """Pixels of ``mask`` whose contrast beats ``ratio`` x the texture of their surroundings.
 
     Contrast is the pixel's distance from a median background, averaged over the flagged pixels
     within a few pixels (so one defect is judged as a piece, not pixel by pixel). Texture is the
@@ -124,7 +146,7 @@ def _stands_out(lum: np.ndarray, mask: np.ndarray, s: DetectorSettings) -> np.nd
     texture[cv2.blur(clean, (s.texture_window, s.texture_window)) < 0.1] = np.inf
     flagged = mask.astype(np.float32)
     contrast = _masked_mean(np.abs(residual), flagged, max(3, 2 * s.max_width - 3))
-    return contrast >= s.texture_ratio * (texture + 1.0)
+    return contrast >= ratio * (texture + 1.0)
 
 
 def grow_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
