@@ -141,3 +141,13 @@ def test_lanczos_upscale_without_weights(damaged_pair):
     _, damaged, _ = damaged_pair
     result = restore(damaged[:40, :50], Recipe(upscale=2, detect=False, inpaint=False))
     assert result.image.size == (100, 80) and result.report.methods["upscale"] == "lanczos"
+
+
+def test_an_upscale_too_large_to_hold_is_refused_before_any_work():
+    big = np.zeros((3000, 4000, 3), np.uint8)  # 12 MP x 16 = 192 MP
+    steps = []
+    with pytest.raises(InvalidArgument) as err:
+        restore(big, Recipe(upscale=4), on_step=lambda *a: steps.append(a))
+    assert err.value.argument == "upscale" and "16000x12000" in str(err.value)
+    assert steps == []
+    restore(big[:100, :100], Recipe(upscale=4, detect=False, denoise=False, levels=False))

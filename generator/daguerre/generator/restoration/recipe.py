@@ -28,6 +28,10 @@ RestoreStepCallback = Callable[[int, int, str], Any]
 
 _warned: set[tuple[str, str]] = set()
 
+# The largest restored image: the x4 tiled upscaler accumulates float32 tiles over the whole output
+# (12 bytes a pixel), so 100 MP is ~1.2 GB of blending buffers on top of the model.
+MAX_OUTPUT_PIXELS = 100_000_000
+
 
 @dataclass
 class Recipe:
@@ -173,6 +177,14 @@ def restore(
     pipelines = dict(pipelines or {})
     rgb = _as_rgb_array(image)
     user_mask = check_user_mask(mask, (rgb.shape[1], rgb.shape[0])) if mask is not None else None
+    out_w, out_h = rgb.shape[1] * recipe.upscale, rgb.shape[0] * recipe.upscale
+    if out_w * out_h > MAX_OUTPUT_PIXELS:
+        raise InvalidArgument(
+            "upscale", recipe.upscale,
+            f"{rgb.shape[1]}x{rgb.shape[0]} upscaled would be {out_w}x{out_h} "
+            f"({out_w * out_h / 1e6:.0f} MP), over the {MAX_OUTPUT_PIXELS // 1_000_000} MP limit; "
+            "use a smaller factor",
+        )
     if require_diffusion:
         for step, wanted in (("inpaint", recipe.inpaint), ("upscale", recipe.upscale > 1)):
             if wanted and pipelines.get(step) is None:
