@@ -125,8 +125,14 @@ def test_diffusion_inpainting_and_upscaling_with_tiny_models(tiny_models, damage
     assert result.report.methods["inpaint"] == "diffusion"
     assert result.report.methods["upscale"] == "diffusion x4"
     assert result.report.steps[1].detail["crops"] >= 1
+    assert result.report.steps[1].detail["telea_pixels"] == 0
     assert result.image.size == (128 * 4, 96 * 4)
     assert steps == ["detect", "inpaint", "upscale"]
+    # Past the crop budget the rest of the damage is still filled (Telea), and the report says so.
+    budget = restore(image, Recipe(levels=False, denoise=False, inpaint_steps=2, max_crops=1),
+                     pipelines={"inpaint": pipelines["inpaint"]}, mask=mask)
+    detail = budget.report.steps[1].detail
+    assert detail["crops"] == 1 and detail["telea_pixels"] > 0
 
 
 def test_cancel_between_restore_steps(damaged_pair):

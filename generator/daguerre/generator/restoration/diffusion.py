@@ -29,13 +29,14 @@ def _feather(mask: np.ndarray, radius: int) -> np.ndarray:
 def inpaint_crops(
     rgb: np.ndarray, mask: np.ndarray, operation: Any, *, prompt: str, negative_prompt: str,
     steps: int, guidance_scale: float, seed: int, max_crops: int, should_cancel: Any = None,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, int]:
     """Inpaint each cluster of damage in a window at the model's native resolution, blended back.
 
     Working on native-size crops keeps the model in the regime it was trained for (whole-image
     inpainting of a 4000 px scan would be resized into mush) and keeps memory flat. Only masked
     pixels (with a feathered edge) are replaced, so undamaged pixels stay the original's.
-    Returns the image and the number of crops processed.
+    Returns the image, the number of crops processed, and how many damaged pixels lay beyond the
+    crop budget (filled with OpenCV Telea instead).
     """
     import cv2
     from PIL import Image
@@ -68,10 +69,11 @@ def inpaint_crops(
         out[y0:y0 + win_h, x0:x0 + win_w] = alpha * filled + (1 - alpha) * region
         remaining[y0:y0 + win_h, x0:x0 + win_w] = 0
         crops += 1
-    if remaining.any():
+    leftover = int(remaining.sum())
+    if leftover:
         # Past the crop budget, the rest is filled the weights-free way rather than left damaged.
         out = cv2.inpaint(out.clip(0, 255).astype(np.uint8), remaining * 255, 5, cv2.INPAINT_TELEA)
-    return out.clip(0, 255).round().astype(np.uint8), crops
+    return out.clip(0, 255).round().astype(np.uint8), crops, leftover
 
 
 def upscale_tiles(

@@ -268,13 +268,15 @@ def _inpaint(
         from .diffusion import inpaint_crops
 
         try:
-            out, crops = inpaint_crops(
+            out, crops, leftover = inpaint_crops(
                 rgb, mask, op, prompt=recipe.inpaint_prompt,
                 negative_prompt=recipe.inpaint_negative_prompt, steps=recipe.inpaint_steps,
                 guidance_scale=recipe.inpaint_guidance, seed=recipe.seed,
                 max_crops=recipe.max_crops, should_cancel=should_cancel,
             )
-            return out, "diffusion", {"model": op.model, "crops": crops}
+            # Damage past the max_crops budget was filled with Telea: say how much, in the
+            # step's detail (notes are reserved for missing weights).
+            return out, "diffusion", {"model": op.model, "crops": crops, "telea_pixels": leftover}
         except ModelUnavailable as exc:
             _fallback("inpaint", op.model, exc, report, require)
     out = inpaint_opencv(rgb, mask, recipe.inpaint_method, recipe.inpaint_radius)
