@@ -323,6 +323,12 @@ def test_restore_catalogs_files_of_a_never_indexed_library_without_clip_weights(
     assert f"(from #{ids['sub/deep.jpg']})" in again.output
     torn = runner.invoke(main, ["restore", str(root / "torn.jpg"), "--inline"])
     assert torn.exit_code == 2 and "torn.jpg" in torn.output and "corrupt" in torn.output
+    # A subfolder's link to another file of the same library is inside it, not "outside".
+    (root / "sub" / "alias.jpg").symlink_to(root / "photo1.jpg")
+    sub = runner.invoke(main, ["restore", str(root / "sub"), "--no-denoise", "--no-detect",
+                               "--inline"])
+    assert sub.exit_code == 0 and "skipped" not in sub.output, sub.output
+    assert len([ln for ln in sub.output.splitlines() if ln.startswith("#")]) == 2
 
     # While an indexer holds the library, adding to it waits for that run instead of racing it.
     from daguerre.platform.indexing_lease import indexing_lease
@@ -337,7 +343,8 @@ def test_restore_catalogs_files_of_a_never_indexed_library_without_clip_weights(
     ctx = Context(load_settings())
     try:
         summary = index_library(ctx, "scans")
-        assert summary.added == 1 and summary.updated == 3  # late.jpg, and the three rows
+        # late.jpg is new; the four cataloged rows (alias.jpg too) are embedded in place.
+        assert summary.added == 1 and summary.updated == 4
         with ctx.catalog.session() as s:
             embedded = set(s.scalars(select(ImageEmbedding.image_id)))
         assert set(ids.values()) <= embedded

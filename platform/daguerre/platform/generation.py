@@ -156,7 +156,7 @@ def _path_target(ctx: Context, text: str, roots: list[tuple[int, Path]], on_skip
     if path.is_dir():
         new: list[str] = []
         if lib_id is not None:
-            scanned, refused = scan_library(path)
+            scanned, refused = scan_library(path, boundary=base)
             for file_rel, reason in refused:
                 on_skip(str(path / file_rel), reason)
             prefix = "" if rel == "." else rel.rstrip("/") + "/"

@@ -73,15 +73,18 @@ class ScannedFile:
     mtime: float
 
 
-def scan_library(root: Path) -> tuple[list[ScannedFile], list[tuple[str, str]]]:
+def scan_library(root: Path, *, boundary: Path | None = None
+                 ) -> tuple[list[ScannedFile], list[tuple[str, str]]]:
     """Every image file under ``root`` (by suffix), and (relpath, reason) for entries refused.
 
-    Symbolic links are followed only when they stay inside the library: a link that leads
-    outside the root is refused, so a library can never expose files elsewhere on disk.
+    Symbolic links are followed only when they stay inside the library (``boundary``, default
+    ``root``: a subfolder is scanned with its library's root as the boundary): a link that leads
+    outside it is refused, so a library can never expose files elsewhere on disk.
     """
     from daguerre.indexer.decode import IMAGE_SUFFIXES
 
     root = root.resolve()
+    fence = str((boundary or root).resolve())
     files: list[ScannedFile] = []
     refused: list[tuple[str, str]] = []
 
@@ -98,7 +101,7 @@ def scan_library(root: Path) -> tuple[list[ScannedFile], list[tuple[str, str]]]:
             rel = os.path.relpath(full, root).replace(os.sep, "/")
             if os.path.islink(full):
                 target = os.path.realpath(full)
-                if os.path.commonpath([target, str(root)]) != str(root):
+                if os.path.commonpath([target, fence]) != fence:
                     refused.append((rel, "symbolic link points outside the library"))
                     continue
             try:
