@@ -14,7 +14,9 @@ pipeline, at 512x512, 25 steps, guidance 7.5, fp16 on CUDA.
 ``--jobs`` adds a third path, timed in the same run: a ``generate`` job created on a temporary
 SQLite catalog and executed by the runner a worker uses (``jobs.runner.execute``: claim, lease,
 progress per step, cancel checks), which saves the PNG with its metadata and records the catalog
-image, lineage, thumbnail and (when CLIP weights are configured) the output's embedding. No broker
+image, lineage, thumbnail and the output's CLIP embedding (with ``DAGUERRE_CLIP_WEIGHTS`` unset, a
+ViT-B-32 with random weights is saved and configured, so the worker's embedding step is timed too;
+``--no-embed`` leaves CLIP unconfigured and the outputs unembedded, as before). No broker
 is involved (the message is not sent; the job is executed directly), so Celery and Flask are not
 imported. In this mode the pipeline uses the dtype a worker picks (bf16 on CUDA where supported).
 
@@ -109,7 +111,7 @@ def _time(fn: Any, runs: int, sync: Any) -> list[float]:
 
 
 def make_job_runner(model: str, pipe: Any, device: str, dtype: Any, prompt: str, steps: int,
-                    size: int, guidance: float) -> tuple[Any, dict[str, Any]]:
+                    size: int, guidance: float, embed: bool = True) -> tuple[Any, dict[str, Any]]:
     """A function that creates a ``generate`` job on a temporary SQLite catalog and executes it
     with the worker's runner; and a dict that collects its notes and the packages it imported."""
     import sys
@@ -121,6 +123,16 @@ def make_job_runner(model: str, pipe: Any, device: str, dtype: Any, prompt: str,
     os.environ["DAGUERRE_GENERATE_MODEL"] = model
     for key in ("DAGUERRE_DATABASE_URL", "DAGUERRE_BROKER_URL", "DAGUERRE_CONFIG"):
         os.environ.pop(key, None)
+    if embed and "DAGUERRE_CLIP_WEIGHTS" not in os.environ:
+        # A worker embeds every output for search: time that with a random ViT-B-32 saved as a
+        # weights file (the architecture's cost, like the random diffusion weights).
+        import open_clip
+        import torch
+
+        weights = home / "clip-vit-b-32-random.pt"
+        torch.save(open_clip.create_model("ViT-B-32").state_dict(), weights)
+        os.environ["DAGUERRE_CLIP_MODEL"] = "ViT-B-32"
+        os.environ["DAGUERRE_CLIP_WEIGHTS"] = str(weights)
     from daguerre.generator.models import default_cache
     from daguerre.platform.context import Context
     from daguerre.platform.jobs.runner import execute
@@ -152,10 +164,9 @@ def make_job_runner(model: str, pipe: Any, device: str, dtype: Any, prompt: str,
 def main(argv: list[str] | None = None) -> int:
     import sys
 
-    if "--jobs" in (sys.argv[1:] if argv is None else argv) and \
-            "DAGUERRE_CLIP_WEIGHTS" not in os.environ:
-        # No CLIP weights configured: the job must not try to download them (huggingface_hub
-        # reads this when it is first imported, so it is set before anything imports it).
+    if "--jobs" in (sys.argv[1:] if argv is None else argv):
+        # Nothing here may try a download (huggingface_hub reads this when it is first imported,
+        # so it is set before anything imports it).
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -173,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default=None)
     parser.add_argument("--jobs", action="store_true",
                         help="also time a generate job through the job system end to end")
+    parser.add_argument("--no-embed", action="store_true",
+                        help="with --jobs: leave CLIP unconfigured, so outputs are not embedded")
     args = parser.parse_args(argv)
 
     cuda = torch.cuda.is_available() and not args.tiny
@@ -210,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         op.run(request, on_step=lambda s, n: progress.append(s), should_cancel=lambda: False)
 
     job_run, job_info = (make_job_runner(model, pipe, device, dtype, prompt, steps, size,
-                                         args.guidance) if args.jobs else (None, {}))
+                                         args.guidance, embed=not args.no_embed)
+                         if args.jobs else (None, {}))
     for _ in range(args.warmup):
         floor()
         api()
