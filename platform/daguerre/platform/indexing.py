@@ -128,6 +128,14 @@ def _write_thumbnail(home: Path, sha256: str, data: bytes) -> str:
     return rel
 
 
+def _apply_decoded(img: Image, d: Any, mtime: float, thumbnail: str) -> None:
+    """Bring a catalog row up to date with a decoded file and mark it active."""
+    img.sha256, img.size, img.mtime = d.sha256, d.size, mtime
+    img.width, img.height, img.format = d.width, d.height, d.format
+    img.captured_at, img.phash, img.thumbnail = d.captured_at, d.phash, thumbnail
+    img.status = ImageStatus.ACTIVE
+
+
 def get_library(ctx: Context, name_or_id: str | int) -> Library:
     with ctx.catalog.session() as s:
         lib = None
@@ -339,10 +347,7 @@ def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
                     summary.added += 1
                 elif match is None:
                     summary.updated += 1
-                img.sha256, img.size, img.mtime = d.sha256, d.size, f.mtime
-                img.width, img.height, img.format = d.width, d.height, d.format
-                img.captured_at, img.phash, img.thumbnail = d.captured_at, d.phash, thumb
-                img.status = ImageStatus.ACTIVE
+                _apply_decoded(img, d, f.mtime, thumb)
                 staged.append((img, item.embedding, d.sha256))
                 failures.pop(f.rel, None)
                 if done % settings.batch_size == 0:
@@ -441,11 +446,8 @@ def catalog_files(ctx: Context, library_id: int, rels: list[str], *,
                 if img is None:
                     img = Image(library_id=lib.id, path=rel, origin=ImageOrigin.LIBRARY)
                     s.add(img)
-                img.sha256, img.size, img.mtime = d.sha256, d.size, d.mtime
-                img.width, img.height, img.format = d.width, d.height, d.format
-                img.captured_at, img.phash = d.captured_at, d.phash
-                img.thumbnail = _write_thumbnail(ctx.settings.home, d.sha256, d.thumbnail)
-                img.status = ImageStatus.ACTIVE
+                _apply_decoded(img, d, d.mtime,
+                               _write_thumbnail(ctx.settings.home, d.sha256, d.thumbnail))
                 s.flush()
                 out.ids[rel] = img.id
                 out.added += 1
