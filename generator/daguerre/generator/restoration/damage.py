@@ -95,10 +95,10 @@ def _detect_level(rgb: np.ndarray, s: DetectorSettings, texture_ratio: float) ->
     """The boolean damage mask at this image's own scale."""
     import cv2
 
-    lum = luminance(rgb)
+    raw = luminance(rgb)
     # A light blur: sensor noise and JPEG blocking would otherwise light up the top-hat, and a
     # median would erase one-pixel scratches.
-    lum = cv2.GaussianBlur(lum, (3, 3), 0.6)
+    lum = cv2.GaussianBlur(raw, (3, 3), 0.6)
     size = 2 * s.max_width + 3
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     mask = np.zeros(lum.shape, bool)
@@ -113,7 +113,7 @@ def _detect_level(rgb: np.ndarray, s: DetectorSettings, texture_ratio: float) ->
         mask |= scratch
         mask |= _dust(response > max(s.dust_threshold * sigma, s.min_contrast * 1.5), s)
     if texture_ratio > 0 and mask.any():
-        mask &= _stands_out(luminance(rgb), mask, s, texture_ratio)
+        mask &= _stands_out(raw, mask, s, texture_ratio)
     return mask
 
 
