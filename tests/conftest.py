@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,7 @@ import pytest
 from tests.support.tiny_clip import write_tiny_clip
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -43,10 +48,40 @@ def clip_env(tiny_clip: tuple[Path, Path], tmp_path: Path,
     return env
 
 
-def require_service(name: str, reachable: bool) -> None:
+def require_service(name: str, available: bool) -> None:
     """Skip a test whose server is down on a laptop; fail it in CI, where .ci/run starts it."""
-    if reachable:
+    if available:
         return
     if IN_CI:
         pytest.fail(f"{name} is not reachable, and CI must provide it")
     pytest.skip(f"{name} is not running")
+
+
+def reachable(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def postgres_database(prefix: str = "daguerre_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test (dropped afterwards); yields its URL."""
+    require_service("PostgreSQL", reachable(5432))
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url

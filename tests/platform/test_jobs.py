@@ -6,16 +6,19 @@ the compare-and-set rules that make it safe.
 
 from __future__ import annotations
 
+import sys
 import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
-from daguerre.platform.catalog.models import Job, JobStatus, utcnow
+from daguerre.platform.catalog import models
+from daguerre.platform.catalog.models import Job, JobStatus, Library, utcnow
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.indexing_lease import LibraryBusy, indexing_lease
 from daguerre.platform.jobs import lease, runner
 from daguerre.platform.jobs.registry import Param, get_kind, job_kind, load_kinds
 from daguerre.platform.jobs.runner import execute
@@ -245,6 +248,52 @@ def test_sweep_resends_only_stale_queued_jobs(ctx, jobs):
     assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).resent == [stale]
     assert sent == [stale] and fresh not in sent
     assert sweep(ctx.catalog, 3, lambda jid, kind: sent.append(jid)).resent == []  # once
+
+
+def _set_clock(monkeypatch, minutes: float) -> None:
+    """Make this process's clock run ``minutes`` off, wherever Daguerre reads it."""
+    def skewed():
+        return _REAL_UTCNOW() + timedelta(minutes=minutes)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("daguerre.") and hasattr(module, "utcnow"):
+            monkeypatch.setattr(module, "utcnow", skewed)
+
+
+_REAL_UTCNOW = models.utcnow
+
+
+@pytest.mark.postgres
+def test_leases_hold_when_worker_clocks_disagree(pg_url, tmp_path, monkeypatch):
+    """Two machines whose clocks are 20 minutes apart, with a 60 s lease: the slow one's live
+    lease is neither swept nor taken by the fast one, because the database's clock decides."""
+    ctx = Context(load_settings(env={"DAGUERRE_HOME": str(tmp_path / "home"),
+                                     "DAGUERRE_DATABASE_URL": pg_url}))
+    try:
+        jobs = Jobs(ctx, send=Outbox())
+        job_id = jobs.create("noop", {})["id"]
+        with ctx.catalog.session() as s:
+            library = Library(name="pics", root=str(tmp_path / "pics"))
+            s.add(library)
+            s.flush()
+            library_id = library.id
+
+        _set_clock(monkeypatch, -10)  # the worker that runs the job is ten minutes slow
+        assert lease.claim(ctx.catalog, job_id, "slow", 60)
+        assert lease.renew(ctx.catalog, job_id, "slow", 60)
+        with indexing_lease(ctx.catalog, library_id, owner="slow-host:1"):
+            _set_clock(monkeypatch, +10)  # another worker is ten minutes fast
+            assert sweep(ctx.catalog, 60, lambda *a: None).requeued == []
+            assert not lease.claim(ctx.catalog, job_id, "fast", 60)
+            with pytest.raises(LibraryBusy, match="slow-host:1"), \
+                    indexing_lease(ctx.catalog, library_id, owner="fast-host:2"):
+                pass
+        _set_clock(monkeypatch, -10)
+        assert lease.finish(ctx.catalog, job_id, "slow", JobStatus.SUCCEEDED)
+        job = jobs.get(job_id)
+        assert (job["status"], job["worker"], job["attempts"]) == ("succeeded", "slow", 1)
+    finally:
+        ctx.close()
 
 
 def test_embed_kind_puts_the_listed_images_in_the_store(clip_env, tmp_path, monkeypatch):

@@ -8,10 +8,9 @@ keeps the module within a few minutes on a 2-core machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,20 +25,11 @@ from daguerre.platform.catalog.models import Image, ImageEmbedding, ImageStatus,
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.service import Jobs
-from tests.conftest import require_service
+from tests.conftest import postgres_database, reachable, require_service
 from tests.support.images import noise_image
 
 BATCH = 4
 LEASE = 3
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _reachable(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def write_library(folder: Path, n: int, seed: int = 0) -> Path:
@@ -123,27 +113,17 @@ def stack(request: pytest.FixtureRequest, tiny_clip, tmp_path_factory) -> Iterat
            "DAGUERRE_CLIP_WEIGHTS": str(weights), "DAGUERRE_DEVICE": "cpu",
            "DAGUERRE_BATCH_SIZE": str(BATCH), "DAGUERRE_DECODE_WORKERS": "1",
            "DAGUERRE_JOB_LEASE_SECONDS": str(LEASE)}
-    cleanup: list[Callable[[], None]] = []
+    cleanup = contextlib.ExitStack()
     if request.param == "redis-postgres":
-        require_service("PostgreSQL", _reachable(5432))
-        require_service("Redis", _reachable(6379))
-        import psycopg
+        require_service("Redis", reachable(6379))
         import redis
 
-        name = f"daguerre_test_{secrets.token_hex(4)}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-        def drop_db() -> None:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        cleanup.append(drop_db)
+        url = cleanup.enter_context(postgres_database())
         # A Redis database nobody else uses right now, emptied afterwards.
         db = next(n for n in range(15, 0, -1)
                   if redis.Redis(host="127.0.0.1", db=n).dbsize() == 0)
-        cleanup.append(lambda: redis.Redis(host="127.0.0.1", db=db).flushdb())
-        env["DAGUERRE_DATABASE_URL"] = f"postgresql://postgres@127.0.0.1:5432/{name}"
+        cleanup.callback(lambda: redis.Redis(host="127.0.0.1", db=db).flushdb())
+        env["DAGUERRE_DATABASE_URL"] = url
         env["DAGUERRE_BROKER_URL"] = f"redis://127.0.0.1:6379/{db}"
     s = Stack(env, base)
     s.ctx.catalog  # noqa: B018 - migrate before the worker starts
@@ -153,8 +133,7 @@ def stack(request: pytest.FixtureRequest, tiny_clip, tmp_path_factory) -> Iterat
     finally:
         s.stop_worker()
         s.ctx.close()
-        for fn in reversed(cleanup):
-            fn()
+        cleanup.close()
 
 
 def vector_ids(stack: Stack) -> list[int]:

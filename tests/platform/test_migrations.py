@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,30 +9,6 @@ from sqlalchemy import inspect
 
 from daguerre.platform.catalog.db import alembic_config, make_engine, upgrade
 from daguerre.platform.catalog.models import Base
-from tests.conftest import require_service
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture()
-def pg_url() -> Iterator[str]:
-    require_service("PostgreSQL", _reachable("127.0.0.1", 5432))
-    import psycopg
-
-    name = f"daguerre_mig_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _check(url: str) -> None:

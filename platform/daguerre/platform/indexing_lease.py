@@ -2,8 +2,8 @@
 
 Two `daguerre index` runs (or a run and a worker's job) on the same library would race to insert
 the same paths. The catalog row carries who indexes it and until when; taking it is one
-compare-and-set ``UPDATE`` (as the job leases do), a heartbeat thread renews it while the run
-lasts, and a run that died simply lets it expire. The same owner may take its own lease again, so
+compare-and-set ``UPDATE`` (as the job leases do, timed by the database's clock), a heartbeat
+thread renews it while the run lasts, and a run that died simply lets it expire. The same owner may take its own lease again, so
 a job re-delivered after its worker was killed goes straight on.
 """
 
@@ -13,14 +13,15 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from daguerre.platform.catalog.db import Catalog
-from daguerre.platform.catalog.models import Library, utcnow
+from daguerre.platform.catalog.db import Catalog, database_now
+from daguerre.platform.catalog.models import Library
 
 LEASE_SECONDS = 30.0
 
@@ -33,16 +34,28 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _take(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool:
-    now = utcnow()
-    stmt = (update(Library)
-            .where(Library.id == library_id,
-                   or_(Library.index_owner.is_(None), Library.index_owner == owner,
-                       Library.index_lease_until < now))
-            .values(index_owner=owner, index_lease_until=now + timedelta(seconds=seconds))
-            .execution_options(synchronize_session=False))
+def _set_lease(catalog: Catalog, library_id: int, owner: str | None, seconds: float,
+               *holders: Any) -> bool:
+    """Give the library's lease to ``owner`` for ``seconds`` (``None``: free it) where the row
+    matches all of ``holders(now)``; True when it did."""
     with catalog.session() as s:
+        now = database_now(s)
+        until = None if owner is None else now + timedelta(seconds=seconds)
+        stmt = (update(Library)
+                .where(Library.id == library_id, *(h(now) for h in holders))
+                .values(index_owner=owner, index_lease_until=until)
+                .execution_options(synchronize_session=False))
         return s.execute(stmt).rowcount == 1
+
+
+def _held_by(holder: str) -> Callable[[datetime], Any]:
+    return lambda _now: Library.index_owner == holder
+
+
+def _take(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool:
+    return _set_lease(catalog, library_id, owner, seconds, lambda now: or_(
+        Library.index_owner.is_(None), Library.index_owner == owner,
+        Library.index_lease_until < now))
 
 
 def _holder_is_dead(holder: str | None) -> bool:
@@ -62,30 +75,15 @@ def _holder_is_dead(holder: str | None) -> bool:
 
 def _take_from(catalog: Catalog, library_id: int, holder: str, owner: str,
                seconds: float) -> bool:
-    stmt = (update(Library)
-            .where(Library.id == library_id, Library.index_owner == holder)
-            .values(index_owner=owner, index_lease_until=utcnow() + timedelta(seconds=seconds))
-            .execution_options(synchronize_session=False))
-    with catalog.session() as s:
-        return s.execute(stmt).rowcount == 1
+    return _set_lease(catalog, library_id, owner, seconds, _held_by(holder))
 
 
 def _renew(catalog: Catalog, library_id: int, owner: str, seconds: float) -> bool:
-    stmt = (update(Library)
-            .where(Library.id == library_id, Library.index_owner == owner)
-            .values(index_lease_until=utcnow() + timedelta(seconds=seconds))
-            .execution_options(synchronize_session=False))
-    with catalog.session() as s:
-        return s.execute(stmt).rowcount == 1
+    return _set_lease(catalog, library_id, owner, seconds, _held_by(owner))
 
 
 def _release(catalog: Catalog, library_id: int, owner: str) -> None:
-    stmt = (update(Library)
-            .where(Library.id == library_id, Library.index_owner == owner)
-            .values(index_owner=None, index_lease_until=None)
-            .execution_options(synchronize_session=False))
-    with catalog.session() as s:
-        s.execute(stmt)
+    _set_lease(catalog, library_id, None, 0, _held_by(owner))
 
 
 @contextmanager

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from daguerre.platform.catalog.models import utcnow
 
 # migrations/ lives at the repository root (an editable install); a wheel carries it inside the
 # package (see pyproject's force-include).
@@ -72,6 +75,20 @@ def is_current(engine: Engine) -> bool:
         if not inspect(conn).has_table("alembic_version"):
             return False
         return set(MigrationContext.configure(conn).get_current_heads()) == set(script.get_heads())
+
+
+def database_now(s: Session) -> datetime:
+    """Now, by the database server's clock (UTC).
+
+    Leases are written by one machine and judged by another; with the time taken from the one
+    server they all talk to, a worker whose clock runs minutes slow cannot have its running job
+    taken from it, nor take a live one. SQLite is a file on this machine (its writers share this
+    machine's clock), so there it is the local clock.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        # clock_timestamp(), not now(): now() is the start of the transaction.
+        return s.execute(text("SELECT clock_timestamp()")).scalar_one().astimezone(UTC)
+    return utcnow()
 
 
 class Catalog:

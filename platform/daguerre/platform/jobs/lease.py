@@ -5,24 +5,26 @@ Every transition is one ``UPDATE ... WHERE`` whose condition states what must st
 happened. That works the same on SQLite and PostgreSQL and makes every message idempotent: a
 second message for a job that is finished, or running under a live lease, changes nothing.
 
-Times come from the worker's clock (UTC); machines that run workers should keep it in sync (NTP),
-and the lease (``job_lease_seconds``, 60 s by default) is long enough to absorb small skew.
+Times come from the database server's clock (:func:`database_now`), read in the same session as
+the update, so workers on machines whose clocks disagree still agree on whose lease is live.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
 
-from daguerre.platform.catalog.db import Catalog
-from daguerre.platform.catalog.models import Job, JobStatus, utcnow
+from daguerre.platform.catalog.db import Catalog, database_now
+from daguerre.platform.catalog.models import Job, JobStatus
 
 
-def _run(catalog: Catalog, stmt: Any) -> int:
+def _run(catalog: Catalog, make: Callable[[datetime], Any]) -> int:
+    """Execute ``make(now)``, ``now`` read from the database's clock in the same session."""
     with catalog.session() as s:
-        return s.execute(stmt).rowcount
+        return s.execute(make(database_now(s))).rowcount
 
 
 def claim(catalog: Catalog, job_id: int, worker: str, lease_seconds: float,
@@ -30,19 +32,19 @@ def claim(catalog: Catalog, job_id: int, worker: str, lease_seconds: float,
     """Take the job for ``worker`` if it is queued (and not canceled), or running under an
     expired lease. Counts an attempt. Returns the job's (kind, params), or None when it was
     not claimable (one statement: UPDATE ... RETURNING, on SQLite >= 3.35 and PostgreSQL)."""
-    now = now or utcnow()
-    stmt = (
-        update(Job)
-        .where(Job.id == job_id, Job.cancel_requested.is_(False),
-               or_(Job.status == JobStatus.QUEUED,
-                   and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)))
-        .values(status=JobStatus.RUNNING, worker=worker, attempts=Job.attempts + 1,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                started_at=now, finished_at=None, error=None)
-        .returning(Job.kind, Job.params)
-        .execution_options(synchronize_session=False))
+    def stmt(at: datetime) -> Any:
+        return (update(Job)
+                .where(Job.id == job_id, Job.cancel_requested.is_(False),
+                       or_(Job.status == JobStatus.QUEUED,
+                           and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < at)))
+                .values(status=JobStatus.RUNNING, worker=worker, attempts=Job.attempts + 1,
+                        lease_expires_at=at + timedelta(seconds=lease_seconds),
+                        started_at=at, finished_at=None, error=None)
+                .returning(Job.kind, Job.params)
+                .execution_options(synchronize_session=False))
+
     with catalog.session() as s:
-        row = s.execute(stmt).first()
+        row = s.execute(stmt(now or database_now(s))).first()
     return None if row is None else (row.kind, dict(row.params or {}))
 
 
@@ -53,36 +55,36 @@ def _mine(job_id: int, worker: str) -> Any:
 def renew(catalog: Catalog, job_id: int, worker: str, lease_seconds: float,
           progress: dict[str, Any] | None = None) -> bool:
     """Extend the lease (and write pending progress); False when the job is no longer ours."""
-    values: dict[str, Any] = {
-        "lease_expires_at": utcnow() + timedelta(seconds=lease_seconds)}
-    values.update(progress or {})
-    stmt = update(Job).where(_mine(job_id, worker)).values(**values)
-    return _run(catalog, stmt.execution_options(synchronize_session=False)) == 1
+    return _run(catalog, lambda now: (
+        update(Job).where(_mine(job_id, worker))
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds), **(progress or {}))
+        .execution_options(synchronize_session=False))) == 1
 
 
 def write_progress(catalog: Catalog, job_id: int, worker: str, progress: dict[str, Any]) -> bool:
-    stmt = update(Job).where(_mine(job_id, worker)).values(**progress)
-    return _run(catalog, stmt.execution_options(synchronize_session=False)) == 1
+    stmt = (update(Job).where(_mine(job_id, worker)).values(**progress)
+            .execution_options(synchronize_session=False))
+    return _run(catalog, lambda _now: stmt) == 1
 
 
 def finish(catalog: Catalog, job_id: int, worker: str, status: JobStatus, *,
            result: dict[str, Any] | None = None, error: str | None = None,
            progress: dict[str, Any] | None = None) -> bool:
     """End the job as ``status`` if this worker still holds it."""
-    values: dict[str, Any] = {"status": status, "finished_at": utcnow(),
-                              "lease_expires_at": None, "error": error}
+    values: dict[str, Any] = {"status": status, "lease_expires_at": None, "error": error}
     if result is not None:
         values["result"] = result
     values.update(progress or {})
-    stmt = update(Job).where(_mine(job_id, worker)).values(**values)
-    return _run(catalog, stmt.execution_options(synchronize_session=False)) == 1
+    return _run(catalog, lambda now: (
+        update(Job).where(_mine(job_id, worker)).values(finished_at=now, **values)
+        .execution_options(synchronize_session=False))) == 1
 
 
 def release(catalog: Catalog, job_id: int, worker: str, message: str) -> bool:
     """Give a running job back to the queue (its worker is shutting down). The attempt it used
     is not counted: stopping a worker is not the job's fault."""
-    stmt = (update(Job).where(_mine(job_id, worker), Job.cancel_requested.is_(False))
-            .values(status=JobStatus.QUEUED, worker=None, lease_expires_at=None,
-                    attempts=Job.attempts - 1, enqueued_at=utcnow(), message=message)
-            .execution_options(synchronize_session=False))
-    return _run(catalog, stmt) == 1
+    return _run(catalog, lambda now: (
+        update(Job).where(_mine(job_id, worker), Job.cancel_requested.is_(False))
+        .values(status=JobStatus.QUEUED, worker=None, lease_expires_at=None,
+                attempts=Job.attempts - 1, enqueued_at=now, message=message)
+        .execution_options(synchronize_session=False))) == 1

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from daguerre.platform.catalog.models import Job, JobStatus, utcnow
+from daguerre.platform.catalog.db import database_now
+from daguerre.platform.catalog.models import Job, JobStatus
 from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
 from daguerre.platform.jobs.registry import get_kind
@@ -88,7 +89,7 @@ class Jobs:
         clean = spec.validate(self.ctx, params)
         with self.ctx.catalog.session() as s:
             job = Job(kind=spec.name, params=clean, status=JobStatus.QUEUED,
-                      retried_from=retried_from, enqueued_at=utcnow(), message="queued")
+                      retried_from=retried_from, enqueued_at=database_now(s), message="queued")
             s.add(job)
             s.flush()
             job_id = job.id
@@ -126,8 +127,8 @@ class Jobs:
 
     def cancel(self, job_id: int) -> dict[str, Any]:
         """Cancel one job (see the module docstring); returns it as it is now."""
-        now = utcnow()
         with self.ctx.catalog.session() as s:
+            now = database_now(s)
             self._row(s, job_id)
             # queued -> canceled at once; the compare-and-set loses to a worker's claim.
             done = s.execute(

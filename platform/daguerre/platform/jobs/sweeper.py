@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 
-from daguerre.platform.catalog.db import Catalog
-from daguerre.platform.catalog.models import Job, JobStatus, utcnow
+from daguerre.platform.catalog.db import Catalog, database_now
+from daguerre.platform.catalog.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,13 @@ class SweepReport:
 
 def sweep(catalog: Catalog, lease_seconds: float, send: Callable[[int, str], None],
           now: datetime | None = None) -> SweepReport:
-    """One pass; ``send(job_id, kind)`` enqueues a message (called after each commit)."""
-    now = now or utcnow()
+    """One pass; ``send(job_id, kind)`` enqueues a message (called after each commit).
+
+    ``now`` defaults to the database's clock, the one every worker's lease was written by.
+    """
     report = SweepReport()
     with catalog.session() as s:
+        now = now or database_now(s)
         expired = s.execute(
             select(Job.id, Job.kind, Job.worker, Job.attempts, Job.cancel_requested, Job.lease_expires_at)
             .where(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now)).all()
