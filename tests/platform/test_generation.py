@@ -387,3 +387,26 @@ def test_models_list_shows_each_diffusion_task_and_whether_it_is_here(env):
     assert rows["generate"]["weights_present"] and rows["generate"]["model"].endswith("tiny-sd")
     assert rows["inpaint"]["weights_present"] is False  # the public default, not cached here
     assert rows["inpaint"]["configured_by"] == "DAGUERRE_INPAINT_MODEL"
+
+
+def test_models_pull_offline_tries_every_model_and_names_each_failure(env, tmp_path, monkeypatch):
+    """Offline, `models pull` makes ready what it can, says why each other model is not, tries
+    a model that two tasks share once, and exits 2."""
+    from daguerre.generator.models import resolve_model
+    from daguerre.platform.cli import main
+
+    inpaint = resolve_model("inpaint")  # the public default: not cached, and no network
+    monkeypatch.setenv("DAGUERRE_UPSCALE_MODEL", inpaint)
+    monkeypatch.setenv("DAGUERRE_EDIT_MODEL", str(tmp_path / "missing"))
+    res = CliRunner().invoke(main, ["models", "pull"])
+    assert res.exit_code == 2, res.output
+    lines = res.output.splitlines()
+    for task in ("clip", "generate", "translate"):
+        assert any(line.startswith(f"{task}: weights ready: ") for line in lines), res.output
+    assert any(line.startswith("inpaint: FAILED: ") and inpaint in line
+               and "DAGUERRE_INPAINT_MODEL" in line for line in lines), res.output
+    assert f"edit: FAILED: DAGUERRE_EDIT_MODEL={tmp_path / 'missing'} does not exist" in res.output
+    assert f"upscale: FAILED: {inpaint}: as above" in res.output
+    assert res.output.count(f"downloading {inpaint}") == 1
+    assert lines[-1].endswith("3 of the requested models are not ready: inpaint, edit, upscale "
+                              "(reasons above)")

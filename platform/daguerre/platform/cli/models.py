@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -27,8 +28,6 @@ def model_info(app) -> dict:  # noqa: ANN001
 def diffusion_info(task: str) -> dict:
     """The configured diffusion model of ``task`` and whether its weights are here (no network:
     a local directory, or the Hugging Face cache)."""
-    from pathlib import Path
-
     from daguerre.generator.models import model_env_var, resolve_model
 
     model = resolve_model(task)
@@ -98,28 +97,56 @@ def models_info(ctx: click.Context, task: str | None) -> None:
               help="Only this model (repeatable; default: all of them, several GB each).")
 @click.pass_context
 def models_pull(ctx: click.Context, tasks: tuple[str, ...]) -> None:
-    """Download and cache the configured weights now (needs internet access)."""
-    from daguerre.indexer.models import resolve_weights
+    """Download and cache the configured weights now (needs internet access).
 
-    tasks = tasks or TASK_CHOICES
-    if "clip" in tasks:
-        path = resolve_weights(get_context(ctx).clip_spec, download=True)
-        click.echo(f"clip: weights ready: {path}")
-    seen: set[str] = set()
-    for task in tasks:
-        if task == "clip":
+    Every requested model is tried; those that could not be made ready are listed at the end
+    and the command exits with status 2.
+    """
+    from daguerre.indexer.models import ModelError, resolve_weights
+    from daguerre.platform.errors import UserError
+
+    failed: dict[str, str] = {}
+    ready: dict[str, bool] = {}  # diffusion models tried so far
+    for task in dict.fromkeys(tasks or TASK_CHOICES):
+        try:
+            if task == "clip":
+                path = resolve_weights(get_context(ctx).clip_spec, download=True)
+            else:
+                info = diffusion_info(task)
+                model = info["model"]
+                if model in ready:  # tasks often share a model (generate and translate)
+                    if not ready[model]:
+                        raise UserError(f"{model}: as above")
+                    path = f"{model} (as above)"
+                else:
+                    ready[model] = False
+                    if info["weights_source"] == "local directory":
+                        path = _check_local_pipeline(info)
+                    else:
+                        click.echo(f"{task}: downloading {model} ...")
+                        path = pull_diffusion(model, task)
+                    ready[model] = True
+        except (ModelError, UserError) as exc:
+            failed[task] = str(exc)
+            click.echo(f"{task}: FAILED: {exc}", err=True)
             continue
-        info = diffusion_info(task)
-        if info["model"] in seen or info["weights_source"] == "local directory":
-            click.echo(f"{task}: {info['model']} "
-                       + ("ready" if info["weights_present"] or info["model"] in seen
-                          else "is a local directory without model_index.json"))
-            seen.add(info["model"])
-            continue
-        seen.add(info["model"])
-        click.echo(f"{task}: downloading {info['model']} ...")
-        path = pull_diffusion(info["model"], task)
         click.echo(f"{task}: weights ready: {path}")
+    if failed:
+        raise UserError(f"{len(failed)} of the requested models are not ready: "
+                        f"{', '.join(failed)} (reasons above)")
+
+
+def _check_local_pipeline(info: dict) -> str:
+    """A configured local diffusion directory needs no download, only to be complete."""
+    from daguerre.platform.errors import UserError
+
+    if info["weights_present"]:
+        return str(info["weights_location"])
+    where = info["weights_location"]
+    problem = ("does not exist" if not Path(where).is_dir()
+               else "has no model_index.json (not a diffusers save_pretrained directory)")
+    raise UserError(f"{info['configured_by']}={where} {problem}; point it at a saved pipeline, "
+                    "or at a Hugging Face repo id to download one")
 
 
 def pull_diffusion(model: str, task: str) -> str:
