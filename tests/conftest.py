@@ -65,6 +65,13 @@ def reachable(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+def closed_port() -> int:
+    """A local TCP port nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @contextmanager
 def postgres_database(prefix: str = "daguerre_test") -> Iterator[str]:
     """A new, empty PostgreSQL database for one test (dropped afterwards); yields its URL."""

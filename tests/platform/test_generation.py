@@ -389,6 +389,26 @@ def test_models_list_shows_each_diffusion_task_and_whether_it_is_here(env):
     assert rows["inpaint"]["configured_by"] == "DAGUERRE_INPAINT_MODEL"
 
 
+def test_a_model_that_needs_a_download_fails_at_once_when_the_hub_is_unreachable(
+        env, monkeypatch):
+    """Not told it is offline, but nothing answers at the hub: the job fails in seconds naming
+    the model, why, and how to provide it; nothing is written."""
+    from daguerre.platform import hub
+    from daguerre.platform.cli import main
+    from tests.conftest import closed_port
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "DAGUERRE_GENERATE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    hub.forget()
+    res = CliRunner().invoke(main, ["generate", "a cat", "--steps", "2", "--inline"])
+    hub.forget()
+    assert res.exit_code == 2, res.output
+    assert "stable-diffusion-v1-5" in res.output and "is unreachable" in res.output
+    assert "DAGUERRE_GENERATE_MODEL" in res.output
+    assert not list((env.ctx.settings.home / "outputs").rglob("*.png"))
+
+
 def test_models_pull_offline_tries_every_model_and_names_each_failure(env, tmp_path, monkeypatch):
     """Offline, `models pull` makes ready what it can, says why each other model is not, tries
     a model that two tasks share once, and exits 2."""

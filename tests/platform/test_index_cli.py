@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from click.testing import CliRunner
 
 from daguerre.platform.cli import main
 from daguerre.platform.config import load_settings
+from tests.conftest import closed_port
 from tests.support.images import noise_image, write_bomb, write_photos
 
 
@@ -179,6 +181,19 @@ def test_missing_weights_offline_is_one_clear_error(tmp_path: Path, monkeypatch)
     assert not any(settings.vectors_dir.iterdir())
     assert not list(settings.home.rglob("*.jpg"))
     assert json.loads(run("models", "list", "--json"))[0]["weights_present"] is False
+
+    # Not told it is offline, but with no route to the hub: the same error, at once, saying
+    # why (huggingface_hub alone retries each file five times, about 45 s in all).
+    env.pop("HF_HUB_OFFLINE")
+    env.pop("TRANSFORMERS_OFFLINE", None)
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "daguerre.platform.cli", "index"], env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    check(proc.stderr)
+    assert "is unreachable from this machine" in proc.stderr
+    assert time.monotonic() - started < 20
 
     monkeypatch.setenv("DAGUERRE_CLIP_WEIGHTS", str(tmp_path / "nowhere.pt"))
     result = CliRunner().invoke(main, ["index"])

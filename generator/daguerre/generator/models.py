@@ -95,7 +95,8 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _is_local(model: str) -> bool:
+def is_local_model(model: str) -> bool:
+    """True when ``model`` names a directory (existing or not), False for a hub repo id."""
     return Path(model).expanduser().exists() or model.startswith((".", "/", "~"))
 
 
@@ -132,7 +133,7 @@ def _hub_errors() -> tuple[type[BaseException], ...]:
 def read_model_index(model: str, task: str | None = None, offline: bool | None = None) -> dict[str, Any]:
     """The pipeline's ``model_index.json``: a cheap check that the model exists before loading it."""
     offline = is_offline() if offline is None else offline
-    if _is_local(model):
+    if is_local_model(model):
         path = Path(model).expanduser()
         index = path / "model_index.json"
         if not path.is_dir():
@@ -170,7 +171,7 @@ def load_pipeline(
 
     offline = is_offline() if offline is None else offline
     index = read_model_index(model, task, offline)
-    kwargs: dict[str, Any] = {"local_files_only": offline or _is_local(model)}
+    kwargs: dict[str, Any] = {"local_files_only": offline or is_local_model(model)}
     if dtype is not None:
         kwargs[_dtype_kwarg()] = dtype
     # Daguerre is a self-hosted archive tool like AUTOMATIC1111: no NSFW classifier is loaded (it
@@ -179,7 +180,7 @@ def load_pipeline(
         kwargs["safety_checker"] = None
     if "requires_safety_checker" in index:
         kwargs["requires_safety_checker"] = False
-    source = str(Path(model).expanduser()) if _is_local(model) else model
+    source = str(Path(model).expanduser()) if is_local_model(model) else model
     try:
         pipe = DiffusionPipeline.from_pretrained(source, **kwargs)
     except _hub_errors() as exc:

@@ -145,10 +145,12 @@ def weights_status(spec: ClipSpec) -> dict[str, Any]:
     return {"source": "url", "location": cfg.get("url"), "present": False}
 
 
-def resolve_weights(spec: ClipSpec, *, download: bool = True) -> str:
+def resolve_weights(spec: ClipSpec, *, download: bool = True,
+                    offline_reason: str = "downloads disabled") -> str:
     """A local file holding the weights, downloading (and caching) them if allowed and possible.
 
-    Raises :class:`WeightsUnavailable` with a message that says how to provide them.
+    Raises :class:`WeightsUnavailable` with a message that says how to provide them (and, when
+    ``download`` is False, ``offline_reason``: why not).
     """
     _register_config(spec)
     wp = spec.weights_path
@@ -170,7 +172,7 @@ def resolve_weights(spec: ClipSpec, *, download: bool = True) -> str:
     if status["present"]:
         return status["location"]
     if not download:
-        raise WeightsUnavailable(_offline_hint(spec, "downloads disabled"))
+        raise WeightsUnavailable(_offline_hint(spec, offline_reason))
     try:
         import warnings
 
@@ -197,13 +199,15 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_clip(spec: ClipSpec, device: str = "auto", *, download: bool = True) -> ClipEncoder:
-    """Build the encoder for ``spec`` on ``device``; weights must resolve first."""
+def load_clip(spec: ClipSpec, device: str = "auto", *, download: bool = True,
+              offline_reason: str = "downloads disabled") -> ClipEncoder:
+    """Build the encoder for ``spec`` on ``device``; weights must resolve first (see
+    :func:`resolve_weights`)."""
     import open_clip
 
     from daguerre.indexer.encoder import ClipEncoder
 
-    checkpoint = resolve_weights(spec, download=download)
+    checkpoint = resolve_weights(spec, download=download, offline_reason=offline_reason)
     device = resolve_device(device)
     # A tag is passed as a tag so open_clip also applies its preprocessing config (mean/std);
     # it is cached now, so nothing is downloaded again.

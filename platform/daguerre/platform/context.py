@@ -37,11 +37,16 @@ class Context:
         return ClipSpec(self.settings.clip_model, self.settings.clip_weights)
 
     def encoder(self) -> ClipEncoder:
-        """The configured CLIP model, loaded once. Raises WeightsUnavailable when offline."""
+        """The configured CLIP model, loaded once. Raises WeightsUnavailable when its weights are
+        neither here nor downloadable (at once when the hub is unreachable: see hub.py)."""
         if self._encoder is None:
             from daguerre.indexer.models import load_clip
+            from daguerre.platform.hub import clip_download_blocker
 
-            self._encoder = load_clip(self.clip_spec, self.settings.device)
+            blocked = clip_download_blocker(self.clip_spec)
+            self._encoder = load_clip(self.clip_spec, self.settings.device,
+                                      download=blocked is None,
+                                      offline_reason=blocked or "downloads disabled")
         return self._encoder
 
     def store(self, encoder: ClipEncoder | None = None) -> VectorStore:

@@ -104,13 +104,17 @@ def models_pull(ctx: click.Context, tasks: tuple[str, ...]) -> None:
     """
     from daguerre.indexer.models import ModelError, resolve_weights
     from daguerre.platform.errors import UserError
+    from daguerre.platform.hub import clip_download_blocker
 
     failed: dict[str, str] = {}
     ready: dict[str, bool] = {}  # diffusion models tried so far
     for task in dict.fromkeys(tasks or TASK_CHOICES):
         try:
             if task == "clip":
-                path = resolve_weights(get_context(ctx).clip_spec, download=True)
+                spec = get_context(ctx).clip_spec
+                blocked = clip_download_blocker(spec)
+                path = resolve_weights(spec, download=blocked is None,
+                                       offline_reason=blocked or "downloads disabled")
             else:
                 info = diffusion_info(task)
                 model = info["model"]
@@ -153,7 +157,11 @@ def pull_diffusion(model: str, task: str) -> str:
     """Fetch a diffusers pipeline's files into the Hugging Face cache (no model is loaded)."""
     from daguerre.generator.errors import ModelUnavailable
     from daguerre.platform.errors import UserError
+    from daguerre.platform.hub import unreachable
 
+    blocked = unreachable()
+    if blocked:
+        raise UserError(str(ModelUnavailable(model, task, f"cannot download: {blocked}")))
     try:
         from diffusers import DiffusionPipeline
 
