@@ -467,16 +467,21 @@ def build_request(task: str, params: dict[str, Any], image: Any = None, mask: An
     return GenerationRequest(image=image, mask=mask, **kwargs)
 
 
-def _refuse_unreachable_download(task: str) -> None:
+def _refuse_unreachable_download(task: str, cache: Any = None) -> None:
     """Fail at once, saying why, when ``task``'s model would have to be downloaded and the hub
     cannot be reached (rather than after huggingface_hub's retries, about a minute)."""
     from daguerre.generator.errors import ModelUnavailable
-    from daguerre.generator.models import is_local_model, read_model_index, resolve_model
+    from daguerre.generator.models import (
+        default_cache,
+        is_local_model,
+        read_model_index,
+        resolve_model,
+    )
     from daguerre.platform.hub import unreachable
 
     model = resolve_model(task)
-    if is_local_model(model):
-        return  # loading it says what is wrong with the directory
+    if is_local_model(model) or model in (cache or default_cache()).loaded():
+        return  # a directory's loading says what is wrong with it; a held model needs nothing
     try:
         read_model_index(model, task, offline=True)
         return  # cached
@@ -502,7 +507,7 @@ def run_operation(ctx: Context, job_id: int, task: str, params: dict[str, Any], 
     keys = [f"{task}-{i}" for i in range(request.batch_size)]
     progress(0, request.steps, "loading the model")
     with generator_errors():
-        _refuse_unreachable_download(task)
+        _refuse_unreachable_download(task, cache)
         op = get_operation(task, device=operation_device(ctx), cache=cache)
         images = op.run(request, on_step=lambda step, total: progress(
             step, total, f"step {step}/{total}"), should_cancel=should_cancel)
