@@ -26,7 +26,7 @@ def error_of(resp) -> dict:  # noqa: ANN001
     ("GET", "/libraries"), ("POST", "/libraries"), ("GET", "/images"), ("GET", "/images/1"),
     ("GET", "/images/1/thumbnail"), ("GET", "/images/1/original"), ("GET", "/search?q=x"),
     ("POST", "/search/image"), ("GET", "/search/similar/1"), ("GET", "/jobs"),
-    ("POST", "/jobs"), ("GET", "/tags"), ("POST", "/images/1/tags"),
+    ("POST", "/jobs"), ("GET", "/tags"), ("POST", "/images/1/tags"), ("PATCH", "/images/1"),
 ])
 def test_requests_without_a_token_get_401_json(client, method, path) -> None:  # noqa: ANN001
     resp = client.open(API + path, method=method)
@@ -201,6 +201,41 @@ def test_get_image(client, auth, library_root) -> None:  # noqa: ANN001
     assert img["thumbnail_url"] == f"{API}/images/1/thumbnail"
     resp = client.get(f"{API}/images/424242", headers=auth)
     assert resp.status_code == 404 and "424242" in error_of(resp)["error"]
+
+
+def test_curate_an_image_then_find_it_by_rating_and_review(client, auth) -> None:  # noqa: ANN001
+    resp = client.patch(f"{API}/images/3", headers=auth,
+                        json={"rating": 4, "review_state": "approved"})
+    assert resp.status_code == 200, resp.get_json()
+    assert (resp.get_json()["rating"], resp.get_json()["review_state"]) == (4, "approved")
+    client.patch(f"{API}/images/5", headers=auth, json={"review_state": "rejected"})
+    assert client.get(f"{API}/images/3", headers=auth).get_json()["rating"] == 4  # stored
+
+    def ids(query: str) -> list[int]:
+        return [i["id"] for i in client.get(f"{API}/images?{query}", headers=auth)
+                .get_json()["items"]]
+
+    assert ids("min_rating=4") == [3]
+    assert ids("review_state=approved") == [3] and ids("review_state=rejected") == [5]
+    assert 3 not in ids("review_state=unreviewed") and len(ids("review_state=unreviewed")) == 10
+    # a rating is cleared with null; the review state is left as it was
+    cleared = client.patch(f"{API}/images/3", headers=auth, json={"rating": None}).get_json()
+    assert (cleared["rating"], cleared["review_state"]) == (None, "approved")
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"rating": 6}, "rating"), ({"rating": -1}, "rating"), ({"rating": "5"}, "rating"),
+    ({"rating": True}, "rating"), ({"rating": 2.5}, "rating"),
+    ({"review_state": "maybe"}, "review_state"), ({"review_state": ["approved"]}, "review_state"),
+    ({"path": "/etc/passwd"}, "path"), ({"origin": "library"}, "origin"), ({}, "body"),
+])
+def test_curate_bad_input_changes_nothing(client, auth, body, field) -> None:  # noqa: ANN001
+    before = client.get(f"{API}/images/2", headers=auth).get_json()
+    resp = client.patch(f"{API}/images/2", headers=auth, json=body)
+    assert resp.status_code == 400 and error_of(resp)["field"] == field
+    assert client.get(f"{API}/images/2", headers=auth).get_json() == before
+    resp = client.patch(f"{API}/images/424242", headers=auth, json={"rating": 1})
+    assert resp.status_code == 404
 
 
 def test_thumbnail_and_original(client, auth, library_root) -> None:  # noqa: ANN001

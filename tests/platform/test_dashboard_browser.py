@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Debian's chromium driven by Playwright): a person enters a
-token, searches and sees thumbnails, scans a library and watches the job finish."""
+token, searches and sees thumbnails, scans a library and watches the job finish, restores a
+search hit, opens the job's output and curates it."""
 
 from __future__ import annotations
 
@@ -71,6 +72,37 @@ def test_token_search_and_scan(browser_page, live_server, token, inline_jobs):  
 
     page.click("button:text-is('Scan')")
     page.wait_for_selector("#jobs >> text=succeeded", timeout=60_000)
+
+    # Restore the best hit; the job's output opens from the jobs table as a generated image.
+    best = int(figures.first.get_attribute("data-id"))
+    figures.first.locator("button.restore").click()
+    restore_row = page.locator("#jobs tr.succeeded", has_text="restore")
+    restore_row.wait_for(timeout=60_000)
+    restore_row.locator("button:text-is('Show')").click()
+    page.wait_for_selector("#results figcaption:has-text('generated')", timeout=15_000)
+    assert figures.count() == 1
+    output = int(figures.first.get_attribute("data-id"))
+    assert output != best
+
+    # Curate it: approve and rate; the catalog keeps both, and the review queue empties.
+    figures.first.locator("button.approve").click()
+    page.wait_for_selector("#results figure.approved", timeout=15_000)
+    figures.first.locator("select.rating").select_option("4")
+    stored = page.evaluate(
+        """async ([id, token]) => {
+             for (let i = 0; i < 50; i++) {
+               const r = await fetch(`/api/v1/images/${id}`,
+                                     {headers: {Authorization: `Bearer ${token}`}});
+               const image = await r.json();
+               if (image.rating === 4) return image;
+               await new Promise((done) => setTimeout(done, 100));
+             }
+             return null;
+           }""", [output, token])
+    assert stored is not None and stored["review_state"] == "approved"
+    assert stored["origin"] == "generated"
+    page.click("#review-queue")
+    page.wait_for_selector("#notice >> text=0 generated images awaiting review", timeout=15_000)
 
     # a wrong token is refused with a message, not a blank page
     page.fill("input[placeholder^='dgr_']", "dgr_not-a-token")

@@ -20,6 +20,7 @@ from daguerre.platform.web.params import MAX_LIMIT, MAX_OFFSET
 REF = "#/components/schemas/"
 JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"]
 IMAGE_STATUSES = ["active", "missing", "deleted", "duplicate"]
+REVIEW_STATES = ["unreviewed", "approved", "rejected"]
 
 
 # Strings the server stores or compares in SQL refuse NUL (PostgreSQL cannot hold it): say so.
@@ -140,7 +141,7 @@ SCHEMAS: dict[str, Any] = {
             "format": {"type": "string"}, "captured_at": _STAMP,
             "status": {"type": "string", "enum": IMAGE_STATUSES},
             "origin": {"type": "string", "enum": list(ORIGINS)},
-            "rating": _NULL_INT, "review_state": {"type": "string"},
+            "rating": _NULL_INT, "review_state": {"type": "string", "enum": REVIEW_STATES},
             "duplicate_of": _NULL_INT, "created_at": _STAMP,
             "tags": {"type": "array", "items": _ref("ImageTag")},
             "thumbnail_url": {"type": "string"}, "original_url": {"type": "string"},
@@ -224,6 +225,14 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["items"],
         "properties": {"items": {"type": "array", "items": _ref("ImageTag")}},
     },
+    "ImageUpdate": {
+        "type": "object", "minProperties": 1, "additionalProperties": False,
+        "properties": {
+            "rating": {"type": ["integer", "null"], "minimum": 0, "maximum": 5,
+                       "description": "0 to 5; null clears it"},
+            "review_state": {"type": "string", "enum": REVIEW_STATES},
+        },
+    },
     "NewTag": {
         "type": "object", "required": ["name"],
         "properties": {"name": {**_str(200), "minLength": 1}},
@@ -288,13 +297,19 @@ def _paths() -> dict[str, Any]:
                         **_errors(400, 401, 404)},
                        params=[*PAGE, *FILTERS,
                                _q("status", {"type": "string", "enum": IMAGE_STATUSES},
-                                  "default: active")],
+                                  "default: active"),
+                               _q("review_state", {"type": "string", "enum": REVIEW_STATES},
+                                  "only images in this review state")],
                        tag="images"),
         },
         "/images/{image_id}": {
             "get": _op("Show an image with its tags",
                        {"200": _json(_ref("Image"), "The image"), **_errors(401, 404)},
                        params=[IMG_ID], tag="images"),
+            "patch": _op("Curate an image: its rating and review state",
+                         {"200": _json(_ref("Image"), "The image as it is now"),
+                          **_errors(400, 401, 404, 415)},
+                         params=[IMG_ID], body=_body("ImageUpdate"), tag="images"),
         },
         "/images/{image_id}/thumbnail": {
             "get": _op("The image's JPEG thumbnail",

@@ -1,4 +1,5 @@
-"""``/api/v1/images``: list with filters and paging, show one, its thumbnail and its original.
+"""``/api/v1/images``: list with filters and paging, show one, curate one (rating and review
+state), its thumbnail and its original.
 
 Files are found through the catalog only, never from a client path: a thumbnail lives under the
 data directory, an original under its library's root (or the data directory for uploads and
@@ -15,17 +16,25 @@ from flask import Blueprint, Response, jsonify, send_file
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library
+from daguerre.platform.catalog.models import (
+    Image,
+    ImageStatus,
+    ImageTag,
+    Library,
+    ReviewState,
+)
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.filters import apply_filters, parse_filters
 from daguerre.platform.web.api.serialize import image_dict
 from daguerre.platform.web.auth import query_token_allowed
 from daguerre.platform.web.errors import ApiError
-from daguerre.platform.web.params import MAX_ID, Params
+from daguerre.platform.web.params import MAX_ID, Params, json_body
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
 STATUSES = tuple(s.value for s in ImageStatus)
+REVIEW_STATES = tuple(s.value for s in ReviewState)
+CURATED = ("rating", "review_state")  # what a person may change on an image
 _MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
               "TIFF": "image/tiff", "BMP": "image/bmp", "MPO": "image/jpeg"}
 
@@ -54,9 +63,13 @@ def list_images() -> Response:
     params = Params.from_args()
     filters = parse_filters(params)
     status = params.choice("status", STATUSES) or ImageStatus.ACTIVE.value
+    review = params.choice("review_state", REVIEW_STATES)
     limit, offset = params.page(default_limit=50)
     with get_context().catalog.session() as s:
-        query = apply_filters(select(Image).where(Image.status == ImageStatus(status)), filters, s)
+        query = select(Image).where(Image.status == ImageStatus(status))
+        if review is not None:
+            query = query.where(Image.review_state == ReviewState(review))
+        query = apply_filters(query, filters, s)
         total = s.scalar(select(func.count()).select_from(query.subquery()))
         rows = s.scalars(query.options(selectinload(Image.tags).selectinload(ImageTag.tag),
                                        selectinload(Image.library))
@@ -69,6 +82,41 @@ def list_images() -> Response:
 def get_image(image_id: int) -> Response:
     with get_context().catalog.session() as s:
         img = load_image(s, image_id)
+        return jsonify(image_dict(img, img.library, img.tags))
+
+
+@bp.patch("/<int:image_id>")
+def update_image(image_id: int) -> Response:
+    """Curate one image: ``rating`` (0 to 5, or null to clear it) and ``review_state``
+    (unreviewed, approved, rejected). Nothing else about an image is changed by a client."""
+    body = json_body()
+    unknown = sorted(set(body) - set(CURATED))
+    if unknown:
+        raise ApiError(f"{unknown[0]}: cannot be changed (only {' and '.join(CURATED)})",
+                       field=unknown[0])
+    if not body:
+        raise ApiError(f"nothing to change: give {' and/or '.join(CURATED)}", field="body")
+    values: dict[str, object] = {}
+    if "rating" in body:
+        rating = body["rating"]
+        if isinstance(rating, float) and rating.is_integer():
+            rating = int(rating)  # JSON Schema's integer includes 3.0
+        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int)
+                                   or not 0 <= rating <= 5):
+            raise ApiError(f"rating must be an integer from 0 to 5, or null, got {rating!r}",
+                           field="rating")
+        values["rating"] = rating
+    if "review_state" in body:
+        state = body["review_state"]
+        if state not in REVIEW_STATES:
+            raise ApiError(f"review_state must be one of {', '.join(REVIEW_STATES)}, got "
+                           f"{state!r}", field="review_state")
+        values["review_state"] = ReviewState(state)
+    with get_context().catalog.session() as s:
+        img = load_image(s, image_id)
+        for name, value in values.items():
+            setattr(img, name, value)
+        s.flush()
         return jsonify(image_dict(img, img.library, img.tags))
 
 

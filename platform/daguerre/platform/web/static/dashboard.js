@@ -1,5 +1,6 @@
 // The Daguerre dashboard: plain modules, no build step. Everything goes through the JSON API with
 // the token kept in localStorage; jobs are polled while any of them is still queued or running.
+// Search, restoration and curation meet on the image cards; a finished job shows its outputs.
 
 const API = document.body.dataset.api;
 const TOKEN_KEY = "daguerre.token";
@@ -99,6 +100,86 @@ $("#library-form").addEventListener("submit", async (ev) => {
 
 // ---- search ------------------------------------------------------------------------------
 
+// A card per image: thumbnail linking to the original, a caption, and what a person can do with
+// it here: restore it (a job), rate it, approve or reject it (curation, stored in the catalog).
+function imageCard(hit) {
+  const fig = document.createElement("figure");
+  fig.dataset.id = hit.id;
+  const link = document.createElement("a");
+  link.href = withToken(hit.original_url);
+  link.target = "_blank";
+  link.rel = "noopener";
+  const img = document.createElement("img");
+  img.src = withToken(hit.thumbnail_url);
+  img.alt = hit.path || `image ${hit.id}`;
+  img.loading = "lazy";
+  link.append(img);
+  const cap = document.createElement("figcaption");
+  const score = typeof hit.score === "number" ? ` · ${hit.score.toFixed(3)}` : "";
+  const origin = hit.origin && hit.origin !== "library" ? ` · ${hit.origin}` : "";
+  cap.textContent = `#${hit.id}${score}${origin}`;
+  cap.title = hit.path || "";
+  fig.append(link, cap, cardActions(fig, hit));
+  showCuration(fig, hit);
+  return fig;
+}
+
+function cardActions(fig, hit) {
+  const bar = document.createElement("div");
+  bar.className = "card-actions";
+  const approve = button("✓", () => curate(fig, { review_state: toggled(fig, "approved") }));
+  approve.className = "approve";
+  approve.title = "Approve";
+  const reject = button("✗", () => curate(fig, { review_state: toggled(fig, "rejected") }));
+  reject.className = "reject";
+  reject.title = "Reject";
+  const rating = document.createElement("select");
+  rating.className = "rating";
+  rating.title = "Rating";
+  rating.append(new Option("☆", ""));
+  for (let n = 1; n <= 5; n++) rating.append(new Option("★".repeat(n), String(n)));
+  rating.addEventListener("change", () =>
+    curate(fig, { rating: rating.value === "" ? null : Number(rating.value) }));
+  const restore = button("Restore", () => restoreImages([hit.id]));
+  restore.className = "restore";
+  bar.append(approve, reject, rating, restore);
+  return bar;
+}
+
+// Clicking the state an image is in returns it to "unreviewed".
+function toggled(fig, state) {
+  return fig.dataset.review === state ? "unreviewed" : state;
+}
+
+function showCuration(fig, image) {
+  if (image.review_state) fig.dataset.review = image.review_state;
+  const state = fig.dataset.review || "unreviewed";
+  fig.classList.toggle("approved", state === "approved");
+  fig.classList.toggle("rejected", state === "rejected");
+  fig.querySelector(".approve").setAttribute("aria-pressed", String(state === "approved"));
+  fig.querySelector(".reject").setAttribute("aria-pressed", String(state === "rejected"));
+  if (image.rating !== undefined) fig.querySelector(".rating").value = image.rating ?? "";
+}
+
+async function curate(fig, change) {
+  try {
+    const image = await api(`/images/${fig.dataset.id}`, { method: "PATCH", body: change });
+    showCuration(fig, image);
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+async function restoreImages(ids) {
+  try {
+    const job = await api("/restore", { method: "POST", body: { image_ids: ids } });
+    notice(`Restoring #${ids.join(", #")}: job #${job.id} queued`);
+    await loadJobs();
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
 function showResults(items) {
   const grid = $("#results");
   grid.replaceChildren();
@@ -106,24 +187,51 @@ function showResults(items) {
     grid.textContent = "No results.";
     return;
   }
-  for (const hit of items) {
-    const fig = document.createElement("figure");
-    const link = document.createElement("a");
-    link.href = withToken(hit.original_url);
-    link.target = "_blank";
-    link.rel = "noopener";
-    const img = document.createElement("img");
-    img.src = withToken(hit.thumbnail_url);
-    img.alt = hit.path || `image ${hit.id}`;
-    img.loading = "lazy";
-    link.append(img);
-    const cap = document.createElement("figcaption");
-    cap.textContent = `#${hit.id} · ${hit.score.toFixed(3)}`;
-    cap.title = hit.path || "";
-    fig.append(link, cap);
-    grid.append(fig);
+  grid.append(...items.map(imageCard));
+}
+
+// Search hits carry no curation state: fill it in from the images themselves.
+async function fillCuration(items) {
+  const ids = new Set(items.map((hit) => hit.id));
+  for (const fig of $("#results").querySelectorAll("figure")) {
+    if (!ids.has(Number(fig.dataset.id))) continue;
+    api(`/images/${fig.dataset.id}`).then((image) => showCuration(fig, image), () => {});
   }
 }
+
+async function showImages(ids, what) {
+  notice(`Loading ${what}…`);
+  try {
+    const images = await Promise.all(ids.slice(0, 100).map((id) => api(`/images/${id}`)));
+    showResults(images);
+    notice(`${what}: ${images.length} image${images.length === 1 ? "" : "s"}`);
+  } catch (err) {
+    notice(err.message, true);
+  }
+}
+
+$("#review-queue").addEventListener("click", async () => {
+  try {
+    const page = await api("/images?origin=generated&review_state=unreviewed&limit=100");
+    showResults(page.items);
+    notice(`${page.total} generated image${page.total === 1 ? "" : "s"} awaiting review`);
+  } catch (err) {
+    notice(err.message, true);
+  }
+});
+
+$("#generate-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const body = {};
+  for (const [k, v] of new FormData(ev.target)) if (v !== "") body[k] = k === "prompt" ? v : Number(v);
+  try {
+    const job = await api("/generate", { method: "POST", body });
+    notice(`Generating: job #${job.id} queued`);
+    await loadJobs();
+  } catch (err) {
+    notice(err.message, true);
+  }
+});
 
 $("#search-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -134,6 +242,7 @@ $("#search-form").addEventListener("submit", async (ev) => {
   try {
     const data = await api(`/search?${params}`);
     showResults(data.items);
+    fillCuration(data.items);
     notice("");
   } catch (err) {
     notice(err.message, true);
@@ -152,6 +261,7 @@ $("#upload-form").addEventListener("submit", async (ev) => {
   try {
     const data = await api("/search/image", { method: "POST", form });
     showResults(data.items);
+    fillCuration(data.items);
     notice("");
   } catch (err) {
     notice(err.message, true);
@@ -202,6 +312,10 @@ async function loadJobs() {
       actions.append(button("Cancel", () => act(() => api(`/jobs/${job.id}/cancel`, { method: "POST" }))));
     } else if (job.status === "failed" || job.status === "canceled") {
       actions.append(button("Retry", () => act(() => api(`/jobs/${job.id}/retry`, { method: "POST" }))));
+    }
+    const made = job.result?.image_ids || [];
+    if (made.length) {
+      actions.append(button("Show", () => showImages(made, `job #${job.id}'s output`)));
     }
     body.append(tr);
   }
