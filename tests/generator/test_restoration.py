@@ -15,7 +15,7 @@ from daguerre.generator import Canceled, DiffusionRequired, InvalidArgument, get
 from daguerre.generator.metadata import parse_parameters
 from daguerre.generator.models import ModelCache
 from daguerre.generator.restoration import Recipe, detect_damage
-from daguerre.generator.restoration.synthetic import damage
+from daguerre.generator.restoration.synthetic import DamageSpec, damage
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,25 @@ def test_detector_leaves_a_clean_photo_mostly_alone(name):
     photo = getattr(data, name)()
     rgb = np.stack([photo] * 3, axis=-1) if photo.ndim == 2 else photo
     assert (detect_damage(rgb) > 0).mean() < 0.02
+
+
+def test_levels_remove_a_fading_cast_but_keep_a_picture_whose_colour_is_its_subject():
+    from daguerre.generator.restoration.classical import restore_levels
+
+    # A faded print: contrast lost towards a warm paper, unevenly per channel; levels bring it back.
+    photo = data.coffee()
+    faded, _ = damage(photo, seed=3, spec=DamageSpec(scratches=(0, 0), dust=(0, 0),
+                                                     noise_sigma=0.0, jpeg_quality=100))
+    assert psnr(photo, restore_levels(faded)) > psnr(photo, faded) + 5
+    # A green square on a white wall: the green channel never leaves 220-255. Stretching each
+    # channel fully (max_cast=1, what the step did before) turned the wall magenta (9 dB).
+    rng = np.random.default_rng(0)
+    wall = np.clip(rng.normal(240, 8, (128, 128, 3)), 0, 255).astype(np.uint8)
+    wall[30:60, 30:70] = (90, 240, 100)
+    kept = restore_levels(wall)
+    assert psnr(wall, kept) > 20
+    assert abs(int(kept[80:, :, 1].mean()) - int(kept[80:, :, 0].mean())) < 12  # the wall: grey
+    assert psnr(wall, restore_levels(wall, max_cast=1.0)) < 12
 
 
 def test_user_mask_is_used_and_checked(damaged_pair):

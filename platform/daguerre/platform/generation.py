@@ -539,6 +539,7 @@ RECIPE_OPTIONS: dict[str, tuple[type, float | None, float | None, tuple | None]]
     "inpaint_guidance": (float, 0.0, 50.0, None),
     "max_crops": (int, 0, 1000, None),
     "white_balance": (str, None, None, ("levels", "gray_world", "none")),
+    "levels_max_cast": (float, 0.0, 1.0, None),
     "denoise_method": (str, None, None, ("nlm", "bilateral")),
     "denoise_strength": (float, 0.0, 20.0, None),
     "upscale": (int, None, None, (1, 2, 4)),

@@ -53,13 +53,17 @@ def denoise(rgb: np.ndarray, strength: float = 1.0, method: str = "nlm", sigma: 
 
 def restore_levels(
     rgb: np.ndarray, low: float = 0.5, high: float = 99.5, white_balance: str = "levels",
-    ignore: np.ndarray | None = None,
+    ignore: np.ndarray | None = None, max_cast: float = 0.2,
 ) -> np.ndarray:
     """Undo fading: stretch levels and neutralise a colour cast.
 
     ``levels`` stretches each channel between its own ``low``/``high`` percentiles, which both restores
     contrast and removes a cast (the darkest and lightest tones become neutral, as on an unfaded
-    print). ``gray_world`` stretches luminance only, then scales channels to a neutral mean.
+    print). A channel's black and white points may differ from the image's common ones by at most
+    ``max_cast`` of the common range: a fade shifts the channels by that much or less, while a
+    picture whose colour is its subject (a green field, a sunset, a white wall) has channels that
+    never span the range, and stretching each one fully would turn it into another colour.
+    ``gray_world`` stretches luminance only, then scales channels to a neutral mean.
     ``none`` stretches all channels together (contrast only). ``ignore`` excludes damaged pixels
     from the statistics.
     """
@@ -72,8 +76,10 @@ def restore_levels(
     keep = ignore == 0 if ignore is not None else None
     sample = smooth[keep] if keep is not None and keep.any() else smooth.reshape(-1, 3)
     if white_balance == "levels":
-        lo = np.percentile(sample, low, axis=0)
-        hi = np.percentile(sample, high, axis=0)
+        common_lo, common_hi = np.percentile(sample, [low, high])
+        cast = max_cast * max(common_hi - common_lo, 1.0)
+        lo = common_lo + np.clip(np.percentile(sample, low, axis=0) - common_lo, -cast, cast)
+        hi = common_hi + np.clip(np.percentile(sample, high, axis=0) - common_hi, -cast, cast)
         out = (img - lo) / np.maximum(hi - lo, 1.0) * 255.0
     elif white_balance in ("none", "gray_world"):
         lo = np.percentile(sample, low)

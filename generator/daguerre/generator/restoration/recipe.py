@@ -52,6 +52,9 @@ class Recipe:
     white_balance: str = "levels"      # "levels" (per channel), "gray_world" or "none"
     levels_low: float = 0.5            # percentiles that become black and white
     levels_high: float = 99.5
+    # How far (a share of the common tonal range) one channel's black or white point may move to
+    # remove a cast: enough for a faded print, not enough to recolour a green field or a sunset.
+    levels_max_cast: float = 0.2
     denoise: bool = True
     denoise_method: str = "nlm"        # "nlm" (non-local means) or "bilateral"
     # Relative to the measured noise. JPEG hides grain from the estimator (it measures the finest
@@ -81,6 +84,8 @@ class Recipe:
             raise InvalidArgument(
                 "levels_low", (self.levels_low, self.levels_high), "need 0 <= low < high <= 100"
             )
+        if not 0 <= self.levels_max_cast <= 1:
+            raise InvalidArgument("levels_max_cast", self.levels_max_cast, "must be between 0 and 1")
         if not 0 <= self.mask_grow <= 32:
             raise InvalidArgument("mask_grow", self.mask_grow, "must be between 0 and 32")
 
@@ -226,7 +231,7 @@ def restore(
             from .classical import restore_levels
 
             rgb = restore_levels(rgb, recipe.levels_low, recipe.levels_high, recipe.white_balance,
-                                 ignore=damage_mask)
+                                 ignore=damage_mask, max_cast=recipe.levels_max_cast)
             method = f"percentile stretch ({recipe.white_balance})"
         elif step == "denoise":
             from .classical import denoise, estimate_noise

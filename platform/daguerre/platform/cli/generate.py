@@ -340,6 +340,9 @@ def upscale(ctx: click.Context, image: str, run_async: bool, inline: bool, as_js
 @click.option("--inpaint-method", type=click.Choice(["telea", "ns"]),
               help="Weights-free inpainting: telea (default) or ns (Navier-Stokes).")
 @click.option("--white-balance", type=click.Choice(["levels", "gray_world", "none"]))
+@click.option("--max-cast", "levels_max_cast", type=float,
+              help="How far one channel's black/white point may move to remove a cast, as a "
+                   "share of the tonal range (0.2; 0 keeps colours, 1 stretches each fully).")
 @click.option("--denoise-strength", type=float, help="Relative to the measured noise (3.0).")
 @click.option("--denoise-method", type=click.Choice(["nlm", "bilateral"]))
 @click.option("--mask-grow", type=int, help="Pixels added around the damage (1).")
