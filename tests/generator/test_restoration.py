@@ -97,6 +97,17 @@ def test_levels_remove_a_fading_cast_but_keep_a_picture_whose_colour_is_its_subj
     assert psnr(wall, restore_levels(wall, max_cast=1.0)) < 12
 
 
+def test_high_bit_images_are_refused_and_transparency_becomes_white():
+    scan = Image.fromarray(np.full((32, 32), 30000, np.uint16))
+    with pytest.raises(InvalidArgument, match=r"image=.*I;16.*16- or 32-bit"):
+        restore(scan, Recipe(detect=False, levels=False, denoise=False))
+    cutout = np.zeros((32, 32, 4), np.uint8)
+    cutout[:, :16] = (10, 200, 10, 255)
+    out = np.asarray(restore(Image.fromarray(cutout, "RGBA"),
+                             Recipe(detect=False, levels=False, denoise=False)).image)
+    assert (out[:, :16] == (10, 200, 10)).all() and (out[:, 16:] == 255).all()
+
+
 def test_user_mask_is_used_and_checked(damaged_pair):
     _, damaged, truth = damaged_pair
     result = restore(damaged, Recipe(levels=False, denoise=False), mask=Image.fromarray(truth))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -282,6 +283,36 @@ def test_restore_a_folder_by_path(env):
     assert res.exit_code == 0, res.output
     lines = [ln for ln in res.output.splitlines() if ln.startswith("#")]
     assert len(lines) == 3 and all("(from #" in ln for ln in lines)
+
+
+def test_restore_a_16_bit_scan_and_a_transparent_png(env):
+    """Archive scans are often 16-bit, and PNGs may be transparent: Pillow's convert("RGB")
+    turned the first black and the second's transparent area into whatever it held."""
+    from daguerre.platform.cli import main
+
+    ramp = np.tile(np.linspace(0, 4095, 96), (64, 1)).astype(np.uint16)  # 12 bits of 16
+    PILImage.fromarray(ramp).save(env.root / "scan16.png")
+    rgba = np.zeros((64, 96, 4), np.uint8)
+    rgba[:, :48] = (200, 40, 40, 255)  # the left half is opaque red; the right, transparent black
+    PILImage.fromarray(rgba, "RGBA").save(env.root / "cutout.png")
+    res = CliRunner().invoke(main, ["restore", str(env.root / "scan16.png"),
+                                    str(env.root / "cutout.png"), "--no-detect", "--no-levels",
+                                    "--no-denoise", "--inline"])
+    assert res.exit_code == 0, res.output
+    outputs = {line.split("from #")[1].rstrip(")"): Path(line.split()[1])
+               for line in res.output.splitlines() if line.startswith("#")}
+    assert len(outputs) == 2
+    with env.ctx.catalog.session() as s:
+        names = {str(i.id): i.path for i in s.scalars(select(Image))}
+    by_name = {names[parent]: path for parent, path in outputs.items()}
+    scan = pixels(by_name["scan16.png"])
+    assert scan[:, -1].mean() > 240 and scan[:, 0].mean() < 15  # the ramp, dark to light,
+    assert abs(scan[:, 48].mean() - 128) < 20  # not clipped to white past 255 of 4095
+    cut = pixels(by_name["cutout.png"])
+    assert (cut[:, :40] == (200, 40, 40)).all() and (cut[:, 56:] == 255).all()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert by_name["cutout.png"].stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_restore_catalogs_files_of_a_never_indexed_library_without_clip_weights(

@@ -124,7 +124,10 @@ def _jpeg(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
+    """``img`` as 8-bit RGB as a viewer shows it: transparency composited on white, 16- and
+    32-bit greyscale scaled by its maximum (a scan's 12 bits in a 16-bit file stay visible);
+    Pillow's own ``convert("RGB")`` drops the alpha and clips high-bit images to black or white."""
     if img.mode == "RGB":
         return img
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -168,7 +171,7 @@ def decode_bytes(data: bytes, path: str, options: DecodeOptions, *, mtime: float
             img.seek(0)  # first frame of GIFs and multi-page TIFFs
             img.load()
             img = ImageOps.exif_transpose(img)
-            rgb = _to_rgb(img)
+            rgb = to_rgb(img)
         except DecodeError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -248,6 +248,8 @@ def load_source(ctx: Context, image_id: int) -> Any:
     from PIL import Image as PILImage
     from PIL import ImageOps
 
+    from daguerre.indexer.decode import to_rgb
+
     path = source_path(ctx, image_id)
     limit = ctx.settings.max_image_pixels
     try:
@@ -259,7 +261,9 @@ def load_source(ctx: Context, image_id: int) -> Any:
                     raise UserError(f"image {image_id} ({path.name}): {im.width}x{im.height} "
                                     f"pixels is over the limit of {limit}")
                 im.load()
-                return ImageOps.exif_transpose(im).convert("RGB")
+                # 16-bit scans and transparent PNGs: Pillow's convert("RGB") would make them
+                # black (or clip them); to_rgb converts them as the indexer did for search.
+                return to_rgb(ImageOps.exif_transpose(im))
     except UserError:
         raise
     except FileNotFoundError:

@@ -240,7 +240,9 @@ def prepare_image(image: Any, size: tuple[int, int] | None, multiple: int = 8) -
     """RGB copy of ``image`` at ``size``, or at its own size rounded down to ``multiple``."""
     from PIL import Image
 
-    rgb = image.convert("RGB")
+    from daguerre.generator.rgb import as_rgb
+
+    rgb = as_rgb(image)
     if size is None:
         size = (rgb.width - rgb.width % multiple, rgb.height - rgb.height % multiple)
     if rgb.size != size:

@@ -125,8 +125,10 @@ class RestoreResult:
 def _as_rgb_array(image: Any, name: str = "image") -> np.ndarray:
     from PIL import Image
 
+    from daguerre.generator.rgb import as_rgb
+
     if isinstance(image, Image.Image):
-        arr = np.asarray(image.convert("RGB"))
+        arr = np.asarray(as_rgb(image, name))
     elif isinstance(image, np.ndarray):
         arr = image
         if arr.ndim == 2:
