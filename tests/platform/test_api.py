@@ -217,6 +217,10 @@ def test_curate_an_image_then_find_it_by_rating_and_review(client, auth) -> None
 
     assert ids("min_rating=4") == [3]
     assert ids("review_state=approved") == [3] and ids("review_state=rejected") == [5]
+    hits = {h["id"]: h for h in client.get(f"{API}/search?q=red&limit=12", headers=auth)
+            .get_json()["items"]}
+    assert (hits[3]["rating"], hits[3]["review_state"]) == (4, "approved")  # cards show it
+    assert hits[5]["review_state"] == "rejected" and hits[1]["review_state"] == "unreviewed"
     assert 3 not in ids("review_state=unreviewed") and len(ids("review_state=unreviewed")) == 10
     # a rating is cleared with null; the review state is left as it was
     cleared = client.patch(f"{API}/images/3", headers=auth, json={"rating": None}).get_json()

@@ -53,13 +53,14 @@ class Hit:
     captured_at: datetime | None = None
     rating: int | None = None
     origin: str | None = None
+    review_state: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "path": self.path, "score": round(self.score, 6),
                 "library": self.library, "width": self.width, "height": self.height,
                 "format": self.format,
                 "captured_at": self.captured_at.isoformat() if self.captured_at else None,
-                "rating": self.rating, "origin": self.origin}
+                "rating": self.rating, "origin": self.origin, "review_state": self.review_state}
 
 
 # ----------------------------------------------------------------------------- filters
@@ -414,7 +415,8 @@ def _join(ctx: Context, found: list[tuple[int, float]]) -> list[Hit]:
             out.append(Hit(image_id, image_path(ctx.settings.home, img, lib), score,
                            lib.name if lib else None, img.width, img.height, img.format,
                            img.captured_at, img.rating,
-                           img.origin.value if img.origin is not None else None))
+                           img.origin.value if img.origin is not None else None,
+                           img.review_state.value if img.review_state is not None else None))
     return out
 
 

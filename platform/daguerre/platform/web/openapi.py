@@ -160,6 +160,8 @@ SCHEMAS: dict[str, Any] = {
             "score": {"type": "number", "description": "cosine similarity to the query"},
             "path": {"type": "string"}, "library": _NULL_STR,
             "width": {"type": "integer"}, "height": {"type": "integer"},
+            "rating": _NULL_INT, "origin": {"type": ["string", "null"], "enum": [*ORIGINS, None]},
+            "review_state": {"type": ["string", "null"], "enum": [*REVIEW_STATES, None]},
             "thumbnail_url": {"type": "string"}, "original_url": {"type": "string"},
         },
     },

@@ -190,15 +190,6 @@ function showResults(items) {
   grid.append(...items.map(imageCard));
 }
 
-// Search hits carry no curation state: fill it in from the images themselves.
-async function fillCuration(items) {
-  const ids = new Set(items.map((hit) => hit.id));
-  for (const fig of $("#results").querySelectorAll("figure")) {
-    if (!ids.has(Number(fig.dataset.id))) continue;
-    api(`/images/${fig.dataset.id}`).then((image) => showCuration(fig, image), () => {});
-  }
-}
-
 async function showImages(ids, what) {
   notice(`Loading ${what}…`);
   try {
@@ -242,7 +233,6 @@ $("#search-form").addEventListener("submit", async (ev) => {
   try {
     const data = await api(`/search?${params}`);
     showResults(data.items);
-    fillCuration(data.items);
     notice("");
   } catch (err) {
     notice(err.message, true);
@@ -261,7 +251,6 @@ $("#upload-form").addEventListener("submit", async (ev) => {
   try {
     const data = await api("/search/image", { method: "POST", form });
     showResults(data.items);
-    fillCuration(data.items);
     notice("");
   } catch (err) {
     notice(err.message, true);
