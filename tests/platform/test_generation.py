@@ -285,6 +285,43 @@ def test_restore_a_folder_by_path(env):
     assert len(lines) == 3 and all("(from #" in ln for ln in lines)
 
 
+def test_a_retried_restore_goes_on_where_the_stopped_one_ended(env, monkeypatch):
+    """A batch stopped part-way (its time limit, a cancel) is retried: what was restored is
+    kept and not made again, so a long archive finishes over several tries."""
+    import daguerre.generator as generator
+    from daguerre.generator.errors import Canceled
+
+    real, calls = generator.restore, []
+
+    def stops_at_the_second_image(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Canceled("the soft time limit passed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generator, "restore", stops_at_the_second_image)
+    ids = sorted(env.ids.values())
+    params = {"image_ids": ids, "recipe": {"detect": False, "denoise": False}}
+    first = env.run("restore", params)
+    assert first["status"] == "canceled"
+    with env.ctx.catalog.session() as s:
+        made = s.scalars(select(Lineage.image_id).where(Lineage.job_id == first["id"])).all()
+    assert len(made) == 1
+
+    monkeypatch.setattr(generator, "restore", real)
+    second = env.jobs.retry(first["id"])
+    execute(env.ctx, second["id"], "test-worker")
+    done = env.jobs.get(second["id"])
+    assert done["status"] == "succeeded", done
+    outs = done["result"]["outputs"]
+    assert [o["parents"] for o in outs] == [[i] for i in ids]
+    assert outs[0] == {**outs[0], "image_id": made[0], "resumed": True, "from_job": first["id"]}
+    assert not any(o.get("resumed") for o in outs[1:])
+    with env.ctx.catalog.session() as s:  # one restored copy of each photo, no more
+        parents = s.scalars(select(Lineage.parent_id).where(Lineage.operation == "restore")).all()
+    assert sorted(parents) == ids
+
+
 def test_restore_a_16_bit_scan_and_a_transparent_png(env):
     """Archive scans are often 16-bit, and PNGs may be transparent: Pillow's convert("RGB")
     turned the first black and the second's transparent area into whatever it held."""

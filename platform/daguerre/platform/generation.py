@@ -35,6 +35,7 @@ from daguerre.platform.catalog.models import (
     ImageOrigin,
     ImageStatus,
     ImageTag,
+    Job,
     Library,
     Lineage,
     Tag,
@@ -671,14 +672,18 @@ def run_restore(ctx: Context, job_id: int, params: dict[str, Any], *, progress: 
     failed: list[dict[str, Any]] = []
     total = len(ids)
     progress(0, total, f"{total} images to restore")
+    # What this job (re-delivered after its worker died) or a job it retries (stopped by its
+    # time limit, canceled, killed) already restored is taken as it is, not made again.
+    done_before = _restored_before(ctx, _retry_chain(ctx, job_id))
     for done, image_id in enumerate(ids):
         if should_cancel():
             raise GenerationCanceled(f"restore canceled after {done} of {total} images")
         key = f"restore-{image_id}"
-        if writer.existing(key) is not None and _has_lineage(ctx, job_id, image_id):
-            outputs.append({"image_id": writer.existing(key), "parents": [image_id],
-                            "path": str(ctx.settings.home / writer.relpath(key)),
-                            "resumed": True})
+        if image_id in done_before:
+            out_id, out_path, by_job = done_before[image_id]
+            outputs.append({"image_id": out_id, "parents": [image_id],
+                            "path": str(ctx.settings.home / out_path), "resumed": True,
+                            **({"from_job": by_job} if by_job != job_id else {})})
             progress(done + 1, total, f"#{image_id}: already restored")
             continue
         try:
@@ -726,10 +731,28 @@ def run_restore(ctx: Context, job_id: int, params: dict[str, Any], *, progress: 
     return result_dict
 
 
-def _has_lineage(ctx: Context, job_id: int, parent_id: int) -> bool:
+def _retry_chain(ctx: Context, job_id: int) -> list[int]:
+    """``job_id`` and every job it retries, transitively (a retry has the same parameters)."""
+    chain = [job_id]
     with ctx.catalog.session() as s:
-        return s.scalar(select(Lineage.id).where(Lineage.job_id == job_id,
-                                                 Lineage.parent_id == parent_id)) is not None
+        while True:
+            earlier = s.scalar(select(Job.retried_from).where(Job.id == chain[-1]))
+            if earlier is None or earlier in chain:
+                return chain
+            chain.append(earlier)
+
+
+def _restored_before(ctx: Context, jobs: list[int]) -> dict[int, tuple[int, str, int]]:
+    """{source id: (output id, output path, job)} of the live restore outputs of ``jobs``. A
+    lineage row is written after its PNG and image row, so each one names a finished output."""
+    with ctx.catalog.session() as s:
+        rows = s.execute(
+            select(Lineage.parent_id, Image.id, Image.path, Lineage.job_id)
+            .join(Image, Image.id == Lineage.image_id)
+            .where(Lineage.job_id.in_(jobs), Lineage.operation == "restore",
+                   Lineage.parent_id.is_not(None), Image.status == ImageStatus.ACTIVE)
+            .order_by(Lineage.id)).all()
+    return {parent: (out, path, job) for parent, out, path, job in rows}
 
 
 def lineage_of(ctx: Context, image_id: int) -> list[dict[str, Any]]:
