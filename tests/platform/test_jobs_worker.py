@@ -265,3 +265,29 @@ def test_jobs_cli_json_and_index_async(stack):
     assert job["id"] == shown_id and job["status"] in {"succeeded", "failed", "canceled"}
     missing = runner.invoke(main, ["jobs", "show", "999999"], env=env)
     assert missing.exit_code == 2 and "no job with id 999999" in missing.output
+
+
+def test_a_job_stuck_past_the_hard_limit_fails_and_its_worker_is_replaced(tmp_path):
+    """A job blocked inside one call never reaches a check; at task_hard_time_limit its job is
+    failed, and a lease later the worker process ends itself so its supervisor starts a fresh
+    one (a thread cannot be killed, and a solo-pool Celery worker has no other way out)."""
+    from daguerre.platform.jobs.tasks import HARD_LIMIT_EXIT_CODE
+
+    env = {"DAGUERRE_HOME": str(tmp_path / "home"), "DAGUERRE_JOB_LEASE_SECONDS": str(LEASE),
+           "DAGUERRE_TASK_SOFT_TIME_LIMIT": "1", "DAGUERRE_TASK_HARD_TIME_LIMIT": "2"}
+    s = Stack(env, tmp_path)
+    s.ctx.catalog  # noqa: B018 - migrate before the worker starts
+    s.start_worker()
+    try:
+        stuck = s.jobs.create("noop", {"hang": 120})["id"]
+        job = s.wait(stuck, _finished, 30, "failed at the hard limit")
+        assert job["status"] == "failed" and "hard time limit of 2 s" in job["error"]
+        assert s.worker.wait(30) == HARD_LIMIT_EXIT_CODE, s.log_tail()
+        assert "did not stop" in s.log_tail()
+        s.start_worker()  # what `daguerre serve` or a restart policy does
+        fine = s.jobs.create("noop", {})["id"]
+        assert s.wait(fine, _finished, 30, "run by the fresh worker")["status"] == "succeeded"
+        assert s.jobs.get(stuck)["status"] == "failed"  # not run again
+    finally:
+        s.stop_worker()
+        s.ctx.close()

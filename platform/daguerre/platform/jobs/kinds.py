@@ -172,9 +172,13 @@ def run_duplicates(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
 @job_kind("noop", queue=CPU_QUEUE,
           params={"sleep": Param(float, default=0.0, min=0.0, max=3600.0,
                                  help="seconds to wait (checking for cancel every 0.1 s)"),
-                  "fail": Param(str, help="fail with this message instead of succeeding")})
+                  "fail": Param(str, help="fail with this message instead of succeeding"),
+                  "hang": Param(float, min=0.0, max=3600.0,
+                                help="seconds to block first without checking anything, as a "
+                                     "call that never returns would (checks the hard limit)")})
 def run_noop(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Do nothing (optionally wait): measures job overhead and checks that workers run."""
+    time.sleep(float(handle.params.get("hang") or 0.0))
     seconds = float(handle.params.get("sleep", 0.0))
     end = time.monotonic() + seconds
     while time.monotonic() < end:

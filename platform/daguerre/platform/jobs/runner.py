@@ -96,10 +96,12 @@ class _Heartbeat(threading.Thread):
     """Renews the lease every lease/3 seconds and flushes pending progress."""
 
     def __init__(self, handle: JobHandle, lease_seconds: float,
-                 hard_time_limit: float | None) -> None:
+                 hard_time_limit: float | None,
+                 on_hard_limit: Callable[[], None] | None = None) -> None:
         super().__init__(name=f"daguerre-job-{handle.job_id}-lease", daemon=True)
         self.handle, self.lease_seconds = handle, lease_seconds
         self.hard_deadline = (time.monotonic() + hard_time_limit) if hard_time_limit else None
+        self.on_hard_limit = on_hard_limit
         self.stop_event = threading.Event()
 
     def run(self) -> None:
@@ -107,13 +109,18 @@ class _Heartbeat(threading.Thread):
         while not self.stop_event.wait(max(0.2, self.lease_seconds / 3)):
             try:
                 if self.hard_deadline is not None and time.monotonic() > self.hard_deadline:
-                    # A solo-pool worker cannot be killed from inside; end the job so nobody
-                    # runs it again, and stop renewing.
+                    # End the job so nobody runs it again, and stop renewing; the job stops at
+                    # its next check (it is "lost").
                     lease.finish(h.ctx.catalog, h.job_id, h.worker, JobStatus.FAILED,
                                  error="exceeded the hard time limit of "
                                        f"{h.ctx.settings.task_hard_time_limit} s "
                                        "(task_hard_time_limit)")
                     h.lost = True
+                    # A job stuck inside one call never checks: a thread cannot be killed, so
+                    # the worker process ends and its supervisor starts a fresh one.
+                    if not self.stop_event.wait(max(self.lease_seconds, 1.0)) \
+                            and self.on_hard_limit is not None:
+                        self.on_hard_limit()
                     return
                 if not lease.renew(h.ctx.catalog, h.job_id, h.worker, self.lease_seconds,
                                    h.take_pending()):
@@ -146,10 +153,15 @@ def _is_cancel(exc: BaseException) -> bool:
 
 def execute(ctx: Context, job_id: int, worker: str, *,
             stopping: Callable[[], bool] = lambda: False,
-            requeue: Callable[[int, str], None] | None = None) -> str:
+            requeue: Callable[[int, str], None] | None = None,
+            on_hard_limit: Callable[[], None] | None = None) -> str:
     """Claim and run job ``job_id``. Returns the outcome: ``skipped`` (not ours to run),
     ``succeeded``, ``failed``, ``canceled``, ``released`` (worker stopping; requeued) or
-    ``lost`` (another worker took it over)."""
+    ``lost`` (another worker took it over).
+
+    ``on_hard_limit`` is called (from the heartbeat thread) when the job is still running one
+    lease after it was failed for passing ``task_hard_time_limit``: a worker ends its process
+    there, since nothing else can stop a job stuck inside one call."""
     settings = ctx.settings
     lease_seconds = float(settings.job_lease_seconds)
     claimed = lease.claim(ctx.catalog, job_id, worker, lease_seconds)
@@ -161,7 +173,7 @@ def execute(ctx: Context, job_id: int, worker: str, *,
 
     handle = JobHandle(ctx, job_id, kind_name, params, worker, stopping=stopping,
                        soft_time_limit=settings.task_soft_time_limit)
-    beat = _Heartbeat(handle, lease_seconds, settings.task_hard_time_limit)
+    beat = _Heartbeat(handle, lease_seconds, settings.task_hard_time_limit, on_hard_limit)
     beat.start()
     log.info("job %s (%s) started on %s", job_id, kind_name, worker)
     outcome = "failed"

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _stopping = threading.Event()  # set when this worker was asked to shut down
+# The exit status of a worker that ended itself because a job passed its hard time limit
+# (EX_SOFTWARE, from sysexits.h): its supervisor restarts it.
+HARD_LIMIT_EXIT_CODE = 70
 _contexts: dict[int, Context] = {}  # per process id: a prefork child must not share its parent's
 
 
@@ -96,8 +99,16 @@ def register_worker(app: Celery, settings: Settings, alive_file: str | None = No
         def requeue(jid: int, kind: str) -> None:
             sweeper.send(jid, kind)
 
+        def end_worker() -> None:
+            log.critical("job %s passed task_hard_time_limit (%s s) and did not stop; ending "
+                         "this worker process so that its supervisor (daguerre serve, the "
+                         "container's restart policy, systemd) starts a fresh one", job_id,
+                         settings.task_hard_time_limit)
+            logging.shutdown()
+            os._exit(HARD_LIMIT_EXIT_CODE)
+
         return execute(worker_context(settings), int(job_id), worker,
-                       stopping=_stopping.is_set, requeue=requeue)
+                       stopping=_stopping.is_set, requeue=requeue, on_hard_limit=end_worker)
 
     def on_ready(**_kw: object) -> None:
         settings.ensure_dirs()
