@@ -227,6 +227,27 @@ def test_curate_an_image_then_find_it_by_rating_and_review(client, auth) -> None
     assert (cleared["rating"], cleared["review_state"]) == (None, "approved")
 
 
+def test_an_image_shows_what_it_was_made_from_and_what_was_made_from_it(app, client,
+                                                                          auth) -> None:  # noqa: ANN001
+    from daguerre.platform.jobs.runner import execute
+
+    ctx = app.extensions["daguerre"].ctx
+    app.config["JOB_SENDER"] = lambda job_id, queue: execute(ctx, job_id, "api-test")
+    job = client.post(f"{API}/restore", headers=auth,
+                      json={"image_ids": [2], "recipe": {"denoise": False}}).get_json()
+    done = client.get(f"{API}/jobs/{job['id']}", headers=auth).get_json()
+    assert done["status"] == "succeeded", done
+    made = done["result"]["image_ids"][0]
+    out = client.get(f"{API}/images/{made}", headers=auth).get_json()
+    assert out["origin"] == "generated"
+    assert [(r["parent_id"], r["job_id"], r["operation"]) for r in out["lineage"]] == \
+        [(2, job["id"], "restore")]
+    assert out["lineage"][0]["params"]["job"]["recipe"]["denoise"] is False  # the full parameters
+    source = client.get(f"{API}/images/2", headers=auth).get_json()
+    assert source["lineage"] == []
+    assert source["derived"] == [{"image_id": made, "job_id": job["id"], "operation": "restore"}]
+
+
 @pytest.mark.parametrize("body,field", [
     ({"rating": 6}, "rating"), ({"rating": -1}, "rating"), ({"rating": "5"}, "rating"),
     ({"rating": True}, "rating"), ({"rating": 2.5}, "rating"),

@@ -83,6 +83,7 @@ def test_token_search_and_scan(browser_page, live_server, token, inline_jobs):  
     assert figures.count() == 1
     output = int(figures.first.get_attribute("data-id"))
     assert output != best
+    assert f"generated from #{best}" in figures.first.locator("figcaption").inner_text()
 
     # Curate it: approve and rate; the catalog keeps both, and the review queue empties.
     figures.first.locator("button.approve").click()

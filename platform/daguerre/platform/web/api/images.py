@@ -21,6 +21,7 @@ from daguerre.platform.catalog.models import (
     ImageStatus,
     ImageTag,
     Library,
+    Lineage,
     ReviewState,
 )
 from daguerre.platform.web import get_context
@@ -80,9 +81,22 @@ def list_images() -> Response:
 
 @bp.get("/<int:image_id>")
 def get_image(image_id: int) -> Response:
+    """One image with its tags and provenance: ``lineage`` (what it was made from, by which job
+    and operation, with the full parameters) and ``derived`` (what was made from it)."""
     with get_context().catalog.session() as s:
         img = load_image(s, image_id)
-        return jsonify(image_dict(img, img.library, img.tags))
+        out = image_dict(img, img.library, img.tags)
+        out["lineage"] = [
+            {"parent_id": r.parent_id, "job_id": r.job_id, "operation": r.operation,
+             "params": r.params or {}}
+            for r in s.scalars(select(Lineage).where(Lineage.image_id == image_id)
+                               .order_by(Lineage.id))]
+        out["derived"] = [
+            {"image_id": child, "job_id": job, "operation": op}
+            for child, job, op in s.execute(
+                select(Lineage.image_id, Lineage.job_id, Lineage.operation)
+                .where(Lineage.parent_id == image_id).order_by(Lineage.id))]
+        return jsonify(out)
 
 
 @bp.patch("/<int:image_id>")

@@ -117,7 +117,9 @@ function imageCard(hit) {
   const cap = document.createElement("figcaption");
   const score = typeof hit.score === "number" ? ` · ${hit.score.toFixed(3)}` : "";
   const origin = hit.origin && hit.origin !== "library" ? ` · ${hit.origin}` : "";
-  cap.textContent = `#${hit.id}${score}${origin}`;
+  const parents = (hit.lineage || []).map((row) => row.parent_id).filter((id) => id != null);
+  const from = parents.length ? ` from #${parents.join(", #")}` : "";
+  cap.textContent = `#${hit.id}${score}${origin}${from}`;
   cap.title = hit.path || "";
   fig.append(link, cap, cardActions(fig, hit));
   showCuration(fig, hit);
