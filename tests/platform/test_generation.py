@@ -285,6 +285,38 @@ def test_restore_a_folder_by_path(env):
     assert len(lines) == 3 and all("(from #" in ln for ln in lines)
 
 
+def test_images_cli_shows_provenance_and_curates(env):
+    from daguerre.platform.cli import main
+
+    runner = CliRunner()
+    source = env.ids["photo0.jpg"]
+    res = runner.invoke(main, ["restore", f"#{source}", "--no-denoise", "--inline", "--json"])
+    assert res.exit_code == 0, res.output
+    job = json.loads(res.output)
+    made = job["result"]["image_ids"][0]
+
+    shown = runner.invoke(main, ["images", "show", str(made)])
+    assert shown.exit_code == 0, shown.output
+    assert f"made from #{source} by job {job['id']} (restore)" in shown.output
+    assert "generated" in shown.output and "unrated" in shown.output
+    assert f"made into #{made} by job {job['id']} (restore)" in \
+        runner.invoke(main, ["images", "show", str(source)]).output
+    full = json.loads(runner.invoke(main, ["images", "show", str(made), "--json"]).output)
+    assert full["lineage"][0]["params"]["job"]["image_ids"] == [source]  # the full parameters
+
+    assert runner.invoke(main, ["images", "rate", str(made), "4"]).output.strip() == \
+        f"#{made}: rated 4"
+    assert runner.invoke(main, ["images", "review", str(made), "approved"]).output.strip() == \
+        f"#{made}: approved"
+    full = json.loads(runner.invoke(main, ["images", "show", str(made), "--json"]).output)
+    assert (full["rating"], full["review_state"]) == (4, "approved")
+    for args in (["rate", str(made), "9"], ["review", str(made), "maybe"],
+                 ["show", "999999"], ["rate", "999999", "3"]):
+        res = runner.invoke(main, ["images", *args])
+        assert res.exit_code == 2, (args, res.output)
+    assert "no image with id 999999" in runner.invoke(main, ["images", "show", "999999"]).output
+
+
 def test_a_retried_restore_goes_on_where_the_stopped_one_ended(env, monkeypatch):
     """A batch stopped part-way (its time limit, a cancel) is retried: what was restored is
     kept and not made again, so a long archive finishes over several tries."""

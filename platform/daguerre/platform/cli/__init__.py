@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.classify",
     "daguerre.platform.cli.tags",
     "daguerre.platform.cli.duplicates",
+    "daguerre.platform.cli.images",
 )
 
 

@@ -16,12 +16,12 @@ from flask import Blueprint, Response, jsonify, send_file
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from daguerre.platform import curation
 from daguerre.platform.catalog.models import (
     Image,
     ImageStatus,
     ImageTag,
     Library,
-    Lineage,
     ReviewState,
 )
 from daguerre.platform.web import get_context
@@ -34,8 +34,7 @@ from daguerre.platform.web.params import MAX_ID, Params, json_body
 bp = Blueprint("images", __name__, url_prefix="/images")
 
 STATUSES = tuple(s.value for s in ImageStatus)
-REVIEW_STATES = tuple(s.value for s in ReviewState)
-CURATED = ("rating", "review_state")  # what a person may change on an image
+REVIEW_STATES = curation.REVIEW_STATES
 _MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
               "TIFF": "image/tiff", "BMP": "image/bmp", "MPO": "image/jpeg"}
 
@@ -86,16 +85,7 @@ def get_image(image_id: int) -> Response:
     with get_context().catalog.session() as s:
         img = load_image(s, image_id)
         out = image_dict(img, img.library, img.tags)
-        out["lineage"] = [
-            {"parent_id": r.parent_id, "job_id": r.job_id, "operation": r.operation,
-             "params": r.params or {}}
-            for r in s.scalars(select(Lineage).where(Lineage.image_id == image_id)
-                               .order_by(Lineage.id))]
-        out["derived"] = [
-            {"image_id": child, "job_id": job, "operation": op}
-            for child, job, op in s.execute(
-                select(Lineage.image_id, Lineage.job_id, Lineage.operation)
-                .where(Lineage.parent_id == image_id).order_by(Lineage.id))]
+        out.update(curation.provenance(s, image_id))
         return jsonify(out)
 
 
@@ -104,34 +94,10 @@ def update_image(image_id: int) -> Response:
     """Curate one image: ``rating`` (0 to 5, or null to clear it) and ``review_state``
     (unreviewed, approved, rejected). Nothing else about an image is changed by a client."""
     body = json_body()
-    unknown = sorted(set(body) - set(CURATED))
-    if unknown:
-        raise ApiError(f"{unknown[0]}: cannot be changed (only {' and '.join(CURATED)})",
-                       field=unknown[0])
-    if not body:
-        raise ApiError(f"nothing to change: give {' and/or '.join(CURATED)}", field="body")
-    values: dict[str, object] = {}
-    if "rating" in body:
-        rating = body["rating"]
-        if isinstance(rating, float) and rating.is_integer():
-            rating = int(rating)  # JSON Schema's integer includes 3.0
-        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int)
-                                   or not 0 <= rating <= 5):
-            raise ApiError(f"rating must be an integer from 0 to 5, or null, got {rating!r}",
-                           field="rating")
-        values["rating"] = rating
-    if "review_state" in body:
-        state = body["review_state"]
-        if state not in REVIEW_STATES:
-            raise ApiError(f"review_state must be one of {', '.join(REVIEW_STATES)}, got "
-                           f"{state!r}", field="review_state")
-        values["review_state"] = ReviewState(state)
     with get_context().catalog.session() as s:
-        img = load_image(s, image_id)
-        for name, value in values.items():
-            setattr(img, name, value)
-        s.flush()
-        return jsonify(image_dict(img, img.library, img.tags))
+        load_image(s, image_id)  # 404 before 400, as for every image route
+    curation.curate(get_context(), image_id, body)
+    return get_image(image_id)
 
 
 @bp.get("/<int:image_id>/thumbnail")
