@@ -15,6 +15,7 @@ from daguerre.platform.context import Context
 from daguerre.platform.errors import NotFound, UserError
 
 CURATED = ("rating", "review_state")
+MAX_ID = 2**63 - 1  # ids are 64-bit: a larger one cannot exist (and PostgreSQL refuses it)
 REVIEW_STATES = tuple(s.value for s in ReviewState)
 
 
@@ -47,12 +48,13 @@ def check_changes(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def curate(ctx: Context, image_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Apply ``changes`` to image ``image_id``; returns its rating and review state now."""
-    values = check_changes(changes)
+    """Apply ``changes`` to image ``image_id``; returns its rating and review state now. A
+    missing image is NotFound before the changes are checked, as on every image route."""
     with ctx.catalog.session() as s:
-        img = s.get(Image, image_id)
+        img = s.get(Image, image_id) if 0 <= image_id <= MAX_ID else None
         if img is None:
             raise NotFound(f"no image with id {image_id}", field="image_id")
+        values = check_changes(changes)
         for name, value in values.items():
             setattr(img, name, value)
         return {"id": img.id, "rating": img.rating, "review_state": img.review_state.value}

@@ -375,11 +375,6 @@ class OutputWriter:
     def relpath(self, key: str) -> str:
         return f"outputs/job-{self.job_id}/{key}.png"
 
-    def existing(self, key: str) -> int | None:
-        with self.ctx.catalog.session() as s:
-            return s.scalar(select(Image.id).where(Image.library_id.is_(None),
-                                                   Image.path == self.relpath(key)))
-
     def write(self, image: Any, key: str, parents: list[int], params: dict[str, Any]) -> dict:
         """Save ``image`` (with the metadata the generator attached) and record it."""
         from daguerre.generator import metadata
@@ -485,7 +480,8 @@ def _refuse_unreachable_download(task: str, cache: Any = None) -> None:
     from daguerre.platform.hub import unreachable
 
     model = resolve_model(task)
-    if is_local_model(model) or model in (cache or default_cache()).loaded():
+    held = (cache if cache is not None else default_cache()).loaded()
+    if is_local_model(model) or model in held:
         return  # a directory's loading says what is wrong with it; a held model needs nothing
     try:
         read_model_index(model, task, offline=True)
@@ -753,15 +749,6 @@ def _restored_before(ctx: Context, jobs: list[int]) -> dict[int, tuple[int, str,
                    Lineage.parent_id.is_not(None), Image.status == ImageStatus.ACTIVE)
             .order_by(Lineage.id)).all()
     return {parent: (out, path, job) for parent, out, path, job in rows}
-
-
-def lineage_of(ctx: Context, image_id: int) -> list[dict[str, Any]]:
-    """The lineage rows of one image (parents, job, operation, parameters)."""
-    with ctx.catalog.session() as s:
-        rows = s.scalars(select(Lineage).where(Lineage.image_id == image_id)
-                         .order_by(Lineage.id))
-        return [{"parent_id": r.parent_id, "job_id": r.job_id, "operation": r.operation,
-                 "params": r.params} for r in rows]
 
 
 def new_seed_if_missing(params: dict[str, Any]) -> None:

@@ -3,8 +3,8 @@
 Two `daguerre index` runs (or a run and a worker's job) on the same library would race to insert
 the same paths. The catalog row carries who indexes it and until when; taking it is one
 compare-and-set ``UPDATE`` (as the job leases do, timed by the database's clock), a heartbeat
-thread renews it while the run lasts, and a run that died simply lets it expire. The same owner may take its own lease again, so
-a job re-delivered after its worker was killed goes straight on.
+thread renews it while the run lasts, and a run that died simply lets it expire. The same owner
+may take its own lease again, so a job re-delivered after its worker was killed goes straight on.
 """
 
 from __future__ import annotations

@@ -93,10 +93,7 @@ def get_image(image_id: int) -> Response:
 def update_image(image_id: int) -> Response:
     """Curate one image: ``rating`` (0 to 5, or null to clear it) and ``review_state``
     (unreviewed, approved, rejected). Nothing else about an image is changed by a client."""
-    body = json_body()
-    with get_context().catalog.session() as s:
-        load_image(s, image_id)  # 404 before 400, as for every image route
-    curation.curate(get_context(), image_id, body)
+    curation.curate(get_context(), image_id, json_body())
     return get_image(image_id)
 
 
