@@ -1,5 +1,5 @@
 # The two commands of the README's quick start.
-.PHONY: setup run test lint
+.PHONY: setup run test lint lint-imports
 
 setup:
 	@scripts/setup.sh
@@ -14,3 +14,7 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+## lint-imports: check the layer arrows (pyproject.toml [tool.importlinter]; docs/architecture.md)
+lint-imports: setup
+	.venv/bin/lint-imports --no-cache

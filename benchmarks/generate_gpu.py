@@ -136,7 +136,7 @@ def make_job_runner(model: str, pipe: Any, device: str, dtype: Any, prompt: str,
     from daguerre.generator.models import default_cache
     from daguerre.platform.context import Context
     from daguerre.platform.jobs.runner import execute
-    from daguerre.platform.jobs.service import Jobs
+    from daguerre.platform.services.jobs import Jobs
 
     default_cache().put(model, pipe, device=device, dtype=dtype)  # what a warm worker holds
     ctx = Context()

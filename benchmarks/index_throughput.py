@@ -112,10 +112,10 @@ def model_rate(encoder, n: int, batch: int) -> tuple[float, float]:
 
 def end_to_end(paths: list[Path], weights: Path, batch: int) -> tuple[float, float]:
     """(images/s of index_library with the model loaded, wall s of the whole CLI run)."""
-    from daguerre.platform.cli.library import add_library
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
-    from daguerre.platform.indexing import index_library
+    from daguerre.platform.services.indexing import index_library
+    from daguerre.platform.services.libraries import add_library
 
     env = {"DAGUERRE_CLIP_MODEL": "ViT-B-32", "DAGUERRE_CLIP_WEIGHTS": str(weights),
            "DAGUERRE_DEVICE": "cpu", "DAGUERRE_BATCH_SIZE": str(batch)}

@@ -51,7 +51,7 @@ def run_backend(label: str, env: dict[str, str], jobs_n: int, latency_n: int) ->
     from daguerre.platform.catalog.models import Job, JobStatus
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
-    from daguerre.platform.jobs.service import Jobs
+    from daguerre.platform.services.jobs import Jobs
 
     ctx = Context(load_settings(env=env))
     ctx.catalog  # noqa: B018 - migrate before the worker starts

@@ -131,7 +131,7 @@ def test_missing_model_offline_is_a_clear_error(monkeypatch, tmp_path, photo):
         op.run(request_for("generate", photo))
     message = str(err.value)
     assert "daguerre-tests/no-such-model" in message
-    assert "DAGUERRE_GENERATE_MODEL" in message and "save_pretrained" in message
+    assert "save_pretrained" in message and "DAGUERRE_" not in message  # the library's own words
     assert err.value.__cause__ is None and err.value.__suppress_context__
 
 
@@ -140,7 +140,7 @@ def test_local_directory_that_is_not_a_pipeline(tmp_path, photo):
     with pytest.raises(ModelUnavailable, match="model_index.json"):
         op.run(request_for("upscale", photo))
     op = get_operation("upscale", str(tmp_path / "missing"), device="cpu", cache=ModelCache())
-    with pytest.raises(ModelUnavailable, match="DAGUERRE_UPSCALE_MODEL"):
+    with pytest.raises(ModelUnavailable, match="no such directory"):
         op.run(request_for("upscale", photo))
 
 
@@ -163,12 +163,17 @@ def test_model_cache_keeps_one_model_and_reuses_it(tiny_models, photo):
     assert cache.loads == 2
 
 
-def test_model_resolution_order(monkeypatch, tmp_path):
-    monkeypatch.delenv("DAGUERRE_EDIT_MODEL", raising=False)
-    assert resolve_model("edit") == "timbrooks/instruct-pix2pix"
+def test_the_library_resolves_a_model_from_its_argument_only(monkeypatch, tmp_path):
+    """The generator reads no environment: the platform's settings are passed in."""
     monkeypatch.setenv("DAGUERRE_EDIT_MODEL", str(tmp_path))
-    assert resolve_model("edit") == str(tmp_path)
+    monkeypatch.setenv("DAGUERRE_OFFLINE", "1")
+    assert resolve_model("edit") == "timbrooks/instruct-pix2pix"
     assert resolve_model("edit", "org/explicit") == "org/explicit"
+    assert resolve_model("edit", tmp_path) == str(tmp_path)
+    op = get_operation("edit", device="cpu", cache=ModelCache())
+    assert op.model == "timbrooks/instruct-pix2pix" and op.offline is False
+    with pytest.raises(ValueError, match="unknown task"):
+        resolve_model("colorize")
 
 
 def _live_tensor_bytes() -> int:

@@ -66,7 +66,7 @@ def indexed_home(tiny_clip: tuple[Path, Path], tmp_path_factory: pytest.TempPath
     from daguerre.platform.catalog.models import Library
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
-    from daguerre.platform.indexing import index_library
+    from daguerre.platform.services.indexing import index_library
 
     base = tmp_path_factory.mktemp("api-library")
     root = base / "photos"

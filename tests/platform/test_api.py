@@ -117,16 +117,18 @@ def test_add_library(client, auth, tmp_path) -> None:  # noqa: ANN001
     assert again.status_code == 409 and error_of(again)["field"] == "path"
 
 
-@pytest.mark.parametrize("body,field,words", [
-    ({}, "path", "required"),
-    ({"path": 5}, "path", "string"),
-    ({"path": "relative/folder"}, "path", "absolute"),
-    ({"path": "/no/such/folder/anywhere"}, "path", "does not exist"),
-    ({"path": "/etc/hostname"}, "path", "not a folder"),
+@pytest.mark.parametrize("body,field,words,status", [
+    ({}, "path", "required", 400),
+    ({"path": 5}, "path", "string", 400),
+    ({"path": "relative/folder"}, "path", "absolute", 400),
+    # Well-formed paths to nothing, or to a place no library may be: 404 and 403, not 400.
+    ({"path": "/no/such/folder/anywhere"}, "path", "does not exist", 404),
+    ({"path": "/etc/hostname"}, "path", "not a folder", 404),
+    ({"path": "/etc"}, "path", "system folder", 403),
 ])
-def test_add_library_bad_input(client, auth, body, field, words) -> None:  # noqa: ANN001
+def test_add_library_bad_input(client, auth, body, field, words, status) -> None:  # noqa: ANN001
     resp = client.post(f"{API}/libraries", json=body, headers=auth)
-    assert resp.status_code == 400
+    assert resp.status_code == status
     err = error_of(resp)
     assert err["field"] == field and words in err["error"]
 
@@ -146,7 +148,7 @@ def test_unknown_library_is_404(client, auth) -> None:  # noqa: ANN001
 
 
 def test_scan_queues_an_index_job(app, client, auth) -> None:  # noqa: ANN001
-    pytest.importorskip("daguerre.platform.jobs.service")
+    pytest.importorskip("daguerre.platform.services.jobs")
     sent: list[tuple[int, str]] = []
     app.config["JOB_SENDER"] = lambda job_id, queue: sent.append((job_id, queue))
     resp = client.post(f"{API}/libraries/1/scan", headers=auth)
@@ -174,7 +176,7 @@ def test_list_images_pages_in_id_order(client, auth) -> None:  # noqa: ANN001
     ("folder=beach", 6), ("format=png", 6), ("format=JPEG", 6), ("min_width=96", 6),
     ("min_height=65", 0), ("library=photos", 12), ("library=1", 12), ("origin=upload", 0),
     ("folder=beach&min_width=96", 3), ("folder=../etc", 0), ("folder=/beach/", 6),
-    ("date_from=2024-02-01&date_to=2024-01-01", 0), ("date_from=1990-01-01", 0),
+    ("date_from=1990-01-01", 0), ("min_rating=0.0", 0), ("library=", 12), ("format=jpg", 6),
 ])
 def test_list_images_filters(client, auth, query, expected) -> None:  # noqa: ANN001
     resp = client.get(f"{API}/images?{query}", headers=auth)
@@ -187,6 +189,9 @@ def test_list_images_filters(client, auth, query, expected) -> None:  # noqa: AN
     ("offset=-1", "offset", 400), ("min_rating=6", "min_rating", 400),
     ("origin=space", "origin", 400), ("date_from=yesterday", "date_from", 400),
     ("status=gone", "status", 400), ("library=nope", "library", 404), ("tag=nope", "tag", 404),
+    # A date or a number given empty is not "any": it is not a date or a number.
+    ("date_to=", "date_to", 400), ("min_rating=", "min_rating", 400),
+    ("min_rating=3.5", "min_rating", 400), ("origin=", "origin", 400), ("limit=", "limit", 400),
 ])
 def test_list_images_bad_parameters(client, auth, query, field, status) -> None:  # noqa: ANN001
     resp = client.get(f"{API}/images?{query}", headers=auth)
@@ -355,7 +360,8 @@ def test_search_with_filters_fills_the_page(client, auth) -> None:  # noqa: ANN0
 @pytest.mark.parametrize("query,field", [
     ("", "q"), ("q=", "q"), ("q=x&limit=0", "limit"), ("q=x&limit=ten", "limit"),
     ("q=x&min_score=2", "min_score"), ("q=x&min_score=nan", "min_score"),
-    ("q=x&offset=-3", "offset"), ("q=" + "x" * 2001, "q"),
+    ("q=x&offset=-3", "offset"), ("q=" + "x" * 2001, "q"), ("q=x&min_score=", "min_score"),
+    ("q=x&date_to=", "date_to"),
 ])
 def test_text_search_bad_input(client, auth, query, field) -> None:  # noqa: ANN001
     resp = client.get(f"{API}/search?{query}", headers=auth)
@@ -368,6 +374,15 @@ def test_search_post_bad_body(client, auth) -> None:  # noqa: ANN001
     assert resp.status_code == 400 and error_of(resp)["field"] == "q"
     resp = client.post(f"{API}/search", json={"q": "x", "limit": True}, headers=auth)
     assert resp.status_code == 400 and error_of(resp)["field"] == "limit"
+    # A JSON body's numbers are numbers: "3" is refused, 3.0 is the integer 3.
+    resp = client.post(f"{API}/search", json={"q": "x", "min_rating": "3"}, headers=auth)
+    assert resp.status_code == 400 and error_of(resp)["field"] == "min_rating"
+    resp = client.post(f"{API}/search", json={"q": "x", "min_rating": 3.0}, headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["filters"] == {"min_rating": 3}
+    resp = client.post(f"{API}/search", json={"q": "x", "date_from": "2024-02-01",
+                                              "date_to": "2024-01-01"}, headers=auth)
+    # A range that ends before it starts is empty: answered, with nothing in it.
+    assert resp.status_code == 200 and resp.get_json()["items"] == []
     assert client.post(f"{API}/search", data="q=x", headers=auth).status_code == 415
 
 
@@ -466,7 +481,7 @@ def test_tags_of_unknown_image_404(client, auth) -> None:  # noqa: ANN001
 
 @pytest.fixture()
 def sent(app) -> list[tuple[int, str]]:  # noqa: ANN001
-    pytest.importorskip("daguerre.platform.jobs.service")
+    pytest.importorskip("daguerre.platform.services.jobs")
     record: list[tuple[int, str]] = []
     app.config["JOB_SENDER"] = lambda job_id, queue: record.append((job_id, queue))
     return record
@@ -512,7 +527,8 @@ def test_job_errors(client, auth, sent) -> None:  # noqa: ANN001
     assert client.get(f"{API}/jobs?status=lost", headers=auth).status_code == 400
     job = client.post(f"{API}/jobs", json={"kind": "noop"}, headers=auth).get_json()
     resp = client.post(f"{API}/jobs/{job['id']}/retry", headers=auth)
-    assert resp.status_code == 400 and "only failed or canceled" in error_of(resp)["error"]
+    # Retrying a job that is not failed or canceled conflicts with its state: 409, not 400.
+    assert resp.status_code == 409 and "only failed or canceled" in error_of(resp)["error"]
 
 
 def test_scan_of_library_whose_root_vanished(app, client, auth, tmp_path) -> None:  # noqa: ANN001

@@ -21,7 +21,7 @@ def run(*args: str) -> str:
 def execute(job_id: int) -> dict:
     from daguerre.platform.context import Context
     from daguerre.platform.jobs.runner import execute as run_job
-    from daguerre.platform.jobs.service import Jobs
+    from daguerre.platform.services.jobs import Jobs
 
     ctx = Context()
     try:
@@ -52,7 +52,7 @@ def test_classify_and_duplicates_async(clip_env, tmp_path: Path):
     assert done["result"]["classified"] == 4
     tags = json.loads(run("tags", "list", "--json"))
     assert sum(t["model"] for t in tags) == 4  # --top 1: one model tag per image
-    assert {t["tag"] for t in tags} <= {"a cup of coffee", "a rocket", "a texture"}
+    assert {t["name"] for t in tags} <= {"a cup of coffee", "a rocket", "a texture"}
 
     job_id = int(run("duplicates", "--tier", "exact", "--async").strip())
     done = execute(job_id)

@@ -37,3 +37,22 @@ def test_unknown_toml_key_is_refused(tmp_path: Path):
     cfg.write_text("clip_modle = 'typo'\n")
     with pytest.raises(ConfigError, match="unknown key 'clip_modle'"):
         load_settings(env={"DAGUERRE_HOME": str(tmp_path), "DAGUERRE_CONFIG": str(cfg)})
+
+
+def test_diffusion_models_are_settings_a_toml_file_can_set(tmp_path: Path):
+    (tmp_path / "daguerre.toml").write_text(
+        f'upscale_model = "{tmp_path / "x4"}"\noffline = true\n')
+    s = load_settings(env={"DAGUERRE_HOME": str(tmp_path)})
+    assert s.upscale_model == str(tmp_path / "x4") and s.offline is True
+    assert s.diffusion_model("upscale") == str(tmp_path / "x4")
+    # Empty: the generator's public default for the task.
+    assert s.diffusion_model("inpaint") == "stable-diffusion-v1-5/stable-diffusion-inpainting"
+
+
+def test_a_model_variable_beats_the_toml_file(tmp_path: Path):
+    (tmp_path / "daguerre.toml").write_text('upscale_model = "org/from-toml"\noffline = true\n')
+    s = load_settings(env={"DAGUERRE_HOME": str(tmp_path), "DAGUERRE_UPSCALE_MODEL": "org/env",
+                           "DAGUERRE_OFFLINE": "no"})
+    assert s.diffusion_model("upscale") == "org/env" and s.offline is False
+    with pytest.raises(ValueError, match="unknown generator task"):
+        s.diffusion_model("colorize")

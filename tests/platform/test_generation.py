@@ -22,7 +22,7 @@ from daguerre.platform.catalog.models import Image, ImageEmbedding, Library, Lin
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.runner import execute
-from daguerre.platform.jobs.service import Jobs
+from daguerre.platform.services.jobs import Jobs
 from tests.support.images import noise_image
 
 TASK_DIRS = {"generate": "GENERATE", "translate": "TRANSLATE", "inpaint": "INPAINT",
@@ -87,7 +87,7 @@ class Env:
 
 @pytest.fixture()
 def env(clip_env, tiny_models, tmp_path, monkeypatch) -> Env:
-    from daguerre.platform.indexing import index_library
+    from daguerre.platform.services.indexing import index_library
 
     for key, value in model_env(tiny_models).items():
         monkeypatch.setenv(key, value)
@@ -189,7 +189,7 @@ def test_a_missing_seed_is_fixed_at_creation_so_a_retry_makes_the_same_image(env
 
 
 def test_a_rerun_of_the_same_job_overwrites_its_outputs_instead_of_duplicating(env):
-    from daguerre.platform.generation import run_operation
+    from daguerre.platform.services.generation.operations import run_operation
 
     job = env.run("generate", {"prompt": "a harbour", "seed": 3, "steps": 2, "width": 64,
                                "height": 64, "batch_size": 2})
@@ -387,7 +387,7 @@ def test_restore_a_16_bit_scan_and_a_transparent_png(env):
 def test_restore_catalogs_files_of_a_never_indexed_library_without_clip_weights(
         env, tmp_path, monkeypatch):
     from daguerre.platform.cli import main
-    from daguerre.platform.indexing import index_library
+    from daguerre.platform.services.indexing import index_library
 
     root = tmp_path / "scans"
     write_library(root, 2)
@@ -431,7 +431,7 @@ def test_restore_catalogs_files_of_a_never_indexed_library_without_clip_weights(
     assert len([ln for ln in sub.output.splitlines() if ln.startswith("#")]) == 2
 
     # While an indexer holds the library, adding to it waits for that run instead of racing it.
-    from daguerre.platform.indexing_lease import indexing_lease
+    from daguerre.platform.services.indexing_lease import indexing_lease
 
     noise_image(11).save(root / "late.jpg")
     with indexing_lease(env.ctx.catalog, lib_id, owner="another-host:4242"):
@@ -460,10 +460,11 @@ def test_bad_arguments_exit_2_naming_the_option(env):
     assert res.exit_code == 2 and "--width" in res.output and "multiple of 8" in res.output
     res = runner.invoke(main, ["generate", "a cat", "--scheduler", "nope"])
     assert res.exit_code == 2 and "--scheduler" in res.output
-    # Checked only once the image is known: the job fails and the command says why.
+    # Checked only once the image is known: the job fails and the command says why (in the
+    # job's words: a failed job keeps its error's text, not its field, so no option is named).
     res = runner.invoke(main, ["translate", f"#{env.ids['photo0.jpg']}", "--prompt", "x",
                                "--strength", "0.1", "--steps", "2", "--inline"])
-    assert res.exit_code == 2 and "--strength" in res.output and "steps" in res.output
+    assert res.exit_code == 2 and "strength=0.1" in res.output and "steps" in res.output
     res = runner.invoke(main, ["translate", "#999999", "--prompt", "x"])
     assert res.exit_code == 2 and "999999" in res.output
 

@@ -94,3 +94,45 @@ def test_the_document_lists_the_operations(client):
     schema = doc["paths"]["/generate"]["post"]["requestBody"]["content"]["application/json"]
     assert schema["schema"]["properties"]["width"]["multipleOf"] == 8
     assert "prompt" in schema["schema"]["required"]
+
+
+def test_the_document_reads_defaults_and_recipe_limits_from_the_code(client):
+    from daguerre.generator.pipelines.translation import Translation
+
+    doc = client.get(f"{API}/openapi.json").get_json()
+
+    def body(op: str) -> dict:
+        return doc["paths"][f"/{op}"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"]
+
+    assert body("translate")["properties"]["strength"]["default"] == Translation.default_strength
+    recipe = body("restore")["properties"]["recipe"]["properties"]
+    assert recipe["upscale"] == {"type": "integer", "enum": [1, 2, 4],
+                                 "description": "upscale factor (1: off)"}
+    assert recipe["denoise_strength"]["maximum"] == 20.0
+    assert recipe["seed"]["maximum"] == 2**32 - 1
+
+
+def test_a_translate_job_records_the_default_strength_it_runs_with(app, client, auth, sent):
+    from daguerre.generator.pipelines.translation import Translation
+
+    resp = client.post(f"{API}/translate", json={"image_id": _ids(app)[0], "prompt": "x"},
+                       headers=auth)
+    assert resp.status_code == 202, resp.get_json()
+    assert resp.get_json()["params"]["strength"] == Translation.default_strength
+
+
+@pytest.mark.parametrize(("body", "field", "value"), [
+    ({"recipe": {"upscale": 3}}, "recipe.upscale", 3),
+    ({"recipe": {"inpaint_method": "magic"}}, "recipe.inpaint_method", "magic"),
+    ({"recipe": {"colour": True}}, "recipe.colour", True),
+    ({"mask_boxes": [[0, 0, 1]]}, "mask_boxes[0]", [0, 0, 1]),
+    ({"mask": "f" * 64}, "mask", "f" * 64),
+])
+def test_restore_errors_carry_the_field_and_value(app, client, auth, sent, body, field, value):
+    resp = client.post(f"{API}/restore", json={"image_ids": [_ids(app)[0]], **body},
+                       headers=auth)
+    assert resp.status_code in (400, 404), resp.get_json()
+    got = resp.get_json()
+    assert (got["field"], got["value"]) == (field, value), got
+    assert not sent

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from daguerre.platform.catalog.models import Image, Library, Lineage
-from daguerre.platform.indexing import index_library
+from daguerre.platform.services.indexing import index_library
 from tests.platform.test_generation import model_env, pixels, tiny_models, write_library  # noqa: F401
 from tests.platform.test_jobs_worker import Stack
 

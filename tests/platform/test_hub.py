@@ -56,6 +56,13 @@ def test_an_offline_switch_answers_without_connecting(monkeypatch, listener):
     assert hub.unreachable(f"http://127.0.0.1:{listener}") == "HF_HUB_OFFLINE is set"
 
 
+def test_the_offline_setting_is_passed_in_not_read_from_the_environment(monkeypatch, listener):
+    """Daguerre's offline setting comes from the settings (a TOML file may set it)."""
+    assert "offline setting" in hub.unreachable(f"http://127.0.0.1:{listener}", offline=True)
+    monkeypatch.setenv("DAGUERRE_OFFLINE", "1")  # read by load_settings, not here
+    assert hub.unreachable(f"http://127.0.0.1:{listener}") is None
+
+
 def test_behind_a_proxy_the_proxy_is_what_must_answer(monkeypatch, listener):
     """Where requests go through an HTTPS proxy, the hub's own name need not resolve here."""
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{listener}")

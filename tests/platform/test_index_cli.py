@@ -128,7 +128,7 @@ def test_text_summary_and_unknown_library(library: Path):
     out = run("index")
     assert "family: 7 added, 0 updated, 0 unchanged" in out
     err = CliRunner().invoke(main, ["index", "nope"])
-    assert err.exit_code == 2 and "no library named 'nope'" in err.output
+    assert err.exit_code == 2 and "no library 'nope'" in err.output
 
 
 def test_rebuild_keeps_every_vector(library: Path):
@@ -141,7 +141,7 @@ def test_rebuild_keeps_every_vector(library: Path):
 
 def test_library_add_refuses_non_folder_and_duplicates(clip_env, tmp_path: Path):
     err = CliRunner().invoke(main, ["library", "add", str(tmp_path / "missing")])
-    assert err.exit_code == 2 and "is not a folder" in err.output
+    assert err.exit_code == 2 and "does not exist" in err.output
     run("library", "add", str(tmp_path))
     err = CliRunner().invoke(main, ["library", "add", str(tmp_path), "--name", "other"])
     assert err.exit_code == 2 and "exists already" in err.output
@@ -214,7 +214,8 @@ def test_one_indexer_per_library(library: Path):
 
     from daguerre.platform.catalog.models import Library, utcnow
     from daguerre.platform.context import Context
-    from daguerre.platform.indexing import IndexingError, index_library
+    from daguerre.platform.errors import Conflict
+    from daguerre.platform.services.indexing import index_library
 
     ctx = Context()
     try:
@@ -226,7 +227,7 @@ def test_one_indexer_per_library(library: Path):
         assert err.exit_code == 2
         assert "being indexed by other-host:42" in err.output
         assert store_ids() == set()  # nothing was written
-        with pytest.raises(IndexingError, match="other-host:42"):
+        with pytest.raises(Conflict, match="other-host:42"):
             index_library(ctx, "family")
         assert index_library(ctx, "family", owner="other-host:42").added == 7
 

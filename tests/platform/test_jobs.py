@@ -17,13 +17,13 @@ from daguerre.platform.catalog import models
 from daguerre.platform.catalog.models import Job, JobStatus, Library, utcnow
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
-from daguerre.platform.errors import NotFound, UserError
-from daguerre.platform.indexing_lease import LibraryBusy, indexing_lease
+from daguerre.platform.errors import BadInput, Conflict, NotFound
 from daguerre.platform.jobs import lease, runner
 from daguerre.platform.jobs.registry import Param, get_kind, job_kind, load_kinds
 from daguerre.platform.jobs.runner import execute
-from daguerre.platform.jobs.service import Jobs
 from daguerre.platform.jobs.sweeper import MAX_ATTEMPTS, resend_after, sweep
+from daguerre.platform.services.indexing_lease import LibraryBusy, indexing_lease
+from daguerre.platform.services.jobs import Jobs
 
 
 @pytest.fixture()
@@ -90,9 +90,10 @@ def test_create_commits_then_sends_only_the_id(jobs, outbox):
     ("noop", ["sleep"], "params"),
 ])
 def test_bad_kind_or_params_are_refused_naming_the_field(jobs, outbox, kind, params, named):
-    with pytest.raises(UserError) as err:
+    with pytest.raises(BadInput) as err:
         jobs.create(kind, params)
     assert str(err.value).startswith(named)
+    assert err.value.field == named  # the edges read the field, never the message
     assert outbox.sent == [] and jobs.list() == []
 
 
@@ -117,9 +118,9 @@ def test_get_list_filters_and_bad_arguments(jobs):
     assert jobs.list(kind="index") == []
     with pytest.raises(NotFound, match="no job with id 999"):
         jobs.get(999)
-    with pytest.raises(UserError, match="^status"):
+    with pytest.raises(BadInput, match="^status"):
         jobs.list(status="done")
-    with pytest.raises(UserError, match="^limit"):
+    with pytest.raises(BadInput, match="^limit"):
         jobs.list(limit=0)
 
 
@@ -160,7 +161,7 @@ def test_cancel_running_sets_the_flag_and_finished_is_unchanged(ctx, jobs):
 
 def test_retry_links_a_new_job_and_only_after_failure_or_cancel(ctx, jobs, outbox):
     job_id = jobs.create("noop", {"fail": "boom"})["id"]
-    with pytest.raises(UserError, match="only failed or canceled"):
+    with pytest.raises(Conflict, match="only failed or canceled"):
         jobs.retry(job_id)
     assert execute(ctx, job_id, "w1") == "failed"
     failed = jobs.get(job_id)
@@ -300,7 +301,7 @@ def test_embed_kind_puts_the_listed_images_in_the_store(clip_env, tmp_path, monk
     from sqlalchemy import select
 
     from daguerre.platform.catalog.models import ImageEmbedding, Library
-    from daguerre.platform.indexing import index_library
+    from daguerre.platform.services.indexing import index_library
     from tests.support.images import noise_image
 
     monkeypatch.setenv("DAGUERRE_DECODE_WORKERS", "1")
@@ -334,7 +335,7 @@ def test_service_lookup_names_what_is_missing():
     from daguerre.platform.jobs import kinds
 
     assert kinds._service("daguerre.platform.jobs.kinds", "run_noop") is kinds.run_noop
-    with pytest.raises(UserError, match="no daguerre.platform.nothing_here.f,"):
+    with pytest.raises(BadInput, match="no daguerre.platform.nothing_here.f,"):
         kinds._service("daguerre.platform.nothing_here", "f")
-    with pytest.raises(UserError, match="no daguerre.platform.jobs.kinds.nope,"):
+    with pytest.raises(BadInput, match="no daguerre.platform.jobs.kinds.nope,"):
         kinds._service("daguerre.platform.jobs.kinds", "nope")

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from daguerre.platform.catalog.models import Image, ImageEmbedding, ImageStatus, Library
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
-from daguerre.platform.jobs.service import Jobs
+from daguerre.platform.services.jobs import Jobs
 from tests.conftest import postgres_database, reachable, require_service
 from tests.support.images import noise_image
 

@@ -45,7 +45,7 @@ def _property(operation, base_url: str, headers: dict, excluded: list):  # noqa:
 
 @pytest.mark.slow
 def test_api_conforms_to_its_openapi_document(app, live_server, token) -> None:  # noqa: ANN001
-    pytest.importorskip("daguerre.platform.jobs.service")
+    pytest.importorskip("daguerre.platform.services.jobs")
     # Jobs are recorded, not sent: no worker runs here, and a broker is not what this tests.
     app.config["JOB_SENDER"] = lambda job_id, queue: None
     import schemathesis.openapi

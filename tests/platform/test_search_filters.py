@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from daguerre.platform import search as svc
+from daguerre.platform.catalog.filters import SearchFilters, check_filters, parse_date
 from daguerre.platform.catalog.models import (
     Image,
     ImageOrigin,
@@ -23,7 +23,9 @@ from daguerre.platform.catalog.models import (
 )
 from daguerre.platform.cli import main
 from daguerre.platform.context import Context
-from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.errors import BadInput, NotFound
+from daguerre.platform.services import search as svc
+from daguerre.platform.services.text_cache import text_cache
 
 N = 40
 
@@ -127,20 +129,20 @@ def test_paging_is_stable_and_complete(catalog) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize(("filters", "pred"), [
-    (svc.SearchFilters(library="beta"), lambda a: a["library"] == "beta"),
-    (svc.SearchFilters(folder="home"), lambda a: a["path"].startswith("home/")),
-    (svc.SearchFilters(folder="/home/"), lambda a: a["path"].startswith("home/")),
-    (svc.SearchFilters(after=datetime(2022, 1, 1)),
+    (SearchFilters(library="beta"), lambda a: a["library"] == "beta"),
+    (SearchFilters(folder="home"), lambda a: a["path"].startswith("home/")),
+    (SearchFilters(folder="/home/"), lambda a: a["path"].startswith("home/")),
+    (SearchFilters(date_from=datetime(2022, 1, 1)),
      lambda a: a["captured_at"] is not None and a["captured_at"].year >= 2022),
-    (svc.SearchFilters(before=datetime(2021, 12, 31, 23, 59)),
+    (SearchFilters(date_to=datetime(2021, 12, 31, 23, 59)),
      lambda a: a["captured_at"] is not None and a["captured_at"].year <= 2021),
-    (svc.SearchFilters(tag="beach"), lambda a: a["tag"] == "beach"),
-    (svc.SearchFilters(min_rating=4), lambda a: (a["rating"] or -1) >= 4),
-    (svc.SearchFilters(origin="generated"), lambda a: a["origin"] == ImageOrigin.GENERATED),
-    (svc.SearchFilters(format="png"), lambda a: a["format"] == "PNG"),
-    (svc.SearchFilters(min_width=400), lambda a: a["width"] >= 400),
-    (svc.SearchFilters(min_height=600), lambda a: a["height"] >= 600),
-    (svc.SearchFilters(library="alpha", folder="trips", min_rating=1),
+    (SearchFilters(tag="beach"), lambda a: a["tag"] == "beach"),
+    (SearchFilters(min_rating=4), lambda a: (a["rating"] or -1) >= 4),
+    (SearchFilters(origin="generated"), lambda a: a["origin"] == ImageOrigin.GENERATED),
+    (SearchFilters(format="png"), lambda a: a["format"] == "PNG"),
+    (SearchFilters(min_width=400), lambda a: a["width"] >= 400),
+    (SearchFilters(min_height=600), lambda a: a["height"] >= 600),
+    (SearchFilters(library="alpha", folder="trips", min_rating=1),
      lambda a: a["library"] == "alpha" and a["path"].startswith("trips/")
      and (a["rating"] or -1) >= 1),
 ])
@@ -155,7 +157,7 @@ def test_each_filter_selects_exactly_its_images_in_ranking_order(catalog, filter
 def test_filtered_page_is_full_when_matches_sit_below_the_top_hits(catalog) -> None:  # noqa: ANN001
     ctx, ids, q = catalog
     # Wide images are the worst-scoring ones: none is in the unfiltered top 25.
-    wide = svc.SearchFilters(min_width=400)
+    wide = SearchFilters(min_width=400)
     want = _expected(lambda a: a["width"] >= 400)
     assert not set(want) & set(_idx(ids, svc.rank(ctx, q, 25)))
     page = _idx(ids, svc.rank(ctx, q, 5, filters=wide))
@@ -174,21 +176,72 @@ def test_min_score_cuts_the_tail(catalog) -> None:  # noqa: ANN001
 
 def test_unknown_library_or_tag_and_bad_values_are_named(catalog) -> None:  # noqa: ANN001
     ctx, _ids, q = catalog
-    with pytest.raises(NotFound, match="no library 'nope'"):
-        svc.rank(ctx, q, 5, filters=svc.SearchFilters(library="nope"))
-    with pytest.raises(NotFound, match="no tag 'sunset'"):
-        svc.rank(ctx, q, 5, filters=svc.SearchFilters(tag="sunset"))
-    with pytest.raises(UserError, match="origin must be one of"):
-        svc.rank(ctx, q, 5, filters=svc.SearchFilters(origin="scanned"))
-    with pytest.raises(UserError, match="limit"):
+    with pytest.raises(NotFound, match="no library 'nope'") as exc:
+        svc.rank(ctx, q, 5, filters=SearchFilters(library="nope"))
+    assert exc.value.field == "library"
+    with pytest.raises(NotFound, match="no tag 'sunset'") as exc:
+        svc.rank(ctx, q, 5, filters=SearchFilters(tag="sunset"))
+    assert exc.value.field == "tag"
+    with pytest.raises(BadInput, match="origin must be one of") as exc:
+        svc.rank(ctx, q, 5, filters=SearchFilters(origin="scanned"))
+    assert exc.value.field == "origin"
+    with pytest.raises(BadInput, match="limit") as exc:
         svc.rank(ctx, q, 0)
-    with pytest.raises(UserError, match="after"):
-        svc.check_filters(svc.SearchFilters(after=datetime(2024, 1, 2),
-                                            before=datetime(2024, 1, 1)))
-    with pytest.raises(UserError, match="--after must be a date"):
-        svc.parse_date("last tuesday", "--after")
-    assert svc.parse_date("2024-07-31", "--before", end=True) == datetime(2024, 7, 31, 23, 59,
-                                                                           59, 999999)
+    assert exc.value.field == "limit"
+
+
+@pytest.mark.parametrize(("values", "field"), [
+    # Empty is "any" for a name, never for a date or a number.
+    ({"date_to": ""}, "date_to"), ({"min_rating": ""}, "min_rating"), ({"origin": ""}, "origin"),
+    ({"date_from": "last tuesday"}, "date_from"), ({"min_rating": 6}, "min_rating"),
+    ({"min_rating": 2.5}, "min_rating"), ({"min_rating": True}, "min_rating"),
+    ({"min_width": -1}, "min_width"), ({"min_height": "tall"}, "min_height"),
+    ({"library": 5}, "library"), ({"tag": "x" * 201}, "tag"), ({"folder": "a\x00b"}, "folder"),
+])
+def test_check_filters_refuses_and_names_the_field(values, field) -> None:  # noqa: ANN001
+    with pytest.raises(BadInput) as exc:
+        check_filters(values)
+    assert exc.value.field == field
+
+
+def test_check_filters_normalises_what_it_accepts() -> None:
+    f = check_filters({"min_rating": 3.0, "min_width": "640", "folder": "/2023/summer/",
+                       "format": "jpg", "library": "", "tag": "  ", "date_to": "2024-07-31",
+                       "date_from": "2024-07-01T18:30+02:00", "unrelated": "ignored"})
+    assert f == SearchFilters(min_rating=3, min_width=640, folder="2023/summer", format="JPEG",
+                              date_from=datetime(2024, 7, 1, 18, 30),
+                              date_to=datetime(2024, 7, 31, 23, 59, 59, 999999))
+    assert f.as_params()["date_to"] == "2024-07-31T23:59:59.999999"
+    assert not check_filters({"library": None, "folder": ""})
+    # A JSON body's numbers must be numbers; a query string's are text.
+    with pytest.raises(BadInput):
+        check_filters({"min_rating": "3"}, typed=True)
+    assert check_filters({"min_rating": "3"}).min_rating == 3
+
+
+def test_search_options_check_paging_score_and_filters_together() -> None:
+    got = svc.options({"limit": "5", "min_score": "0.25", "min_rating": "2"}, default_limit=20)
+    assert got == {"limit": 5, "offset": 0, "min_score": 0.25,
+                   "filters": SearchFilters(min_rating=2)}
+    assert svc.options({}, default_limit=20)["limit"] == 20
+    for values, typed, field in [({"min_score": ""}, False, "min_score"),
+                                 ({"min_score": "nan"}, False, "min_score"),
+                                 ({"min_score": "0.5"}, True, "min_score"),
+                                 ({"limit": "501"}, False, "limit"),
+                                 ({"date_to": ""}, False, "date_to")]:
+        with pytest.raises(BadInput) as exc:
+            svc.options(values, default_limit=20, typed=typed)
+        assert exc.value.field == field
+
+
+def test_a_label_names_the_option_in_the_message_but_not_the_field() -> None:
+    with pytest.raises(BadInput, match="--after must be a date") as exc:
+        check_filters({"date_from": "yesterday"}, labels={"date_from": "--after"})
+    assert exc.value.field == "date_from"
+    with pytest.raises(BadInput, match="--after must be a date"):
+        parse_date("last tuesday", "date_from", label="--after")
+    assert parse_date("2024-07-31", "date_to", end=True) == datetime(2024, 7, 31, 23, 59, 59,
+                                                                      999999)
 
 
 def test_cli_filters_paging_and_json(catalog) -> None:  # noqa: ANN001
@@ -241,6 +294,10 @@ def test_cli_errors_are_one_line_and_name_the_problem(catalog) -> None:  # noqa:
     assert result.exit_code == 2 and "no image with id 999999" in result.output
     result = runner.invoke(main, ["search"])
     assert result.exit_code == 2 and "give a QUERY" in result.output
+    # The API's rule: a range that ends before it starts matches nothing (it is not an error).
+    result = runner.invoke(main, ["search", "x", "--after", "2024-02-01", "--before", "2024-01-01",
+                                  "--json"])
+    assert result.exit_code == 0 and json.loads(result.output) == []
 
 
 def test_search_help_documents_the_syntax() -> None:
@@ -272,7 +329,7 @@ def test_repeated_queries_do_not_run_the_text_encoder_again(clip_env: dict,
     first.close()
 
     # A new context (the next CLI invocation) with the in-memory cache gone: read from disk.
-    svc.text_cache(first).clear_memory()
+    text_cache(first).clear_memory()
     second = Context()
     v2, _ = svc.query_vector(second, '"a red circle" + "sunset":0.5')
     assert len(calls) == 1

@@ -120,7 +120,7 @@ def test_resolve_merges_into_the_keeper_and_keeps_files(library: dict[str, Path]
         assert s.get(Image, keeper).rating == 4
     assert (library["astronaut"].parent.parent / "copies" / "small.png").is_file()
     assert json.loads(invoke("tags", "list", str(keeper), "--json")) == [
-        {"tag": "moon landing", "source": "user", "score": None}]
+        {"name": "moon landing", "source": "user", "score": None}]
     # The duplicate is out of search and out of later duplicate runs; indexing keeps it out.
     hits = json.loads(invoke("search", f"#{keeper}", "--limit", "50", "--json"))
     assert small not in {h["id"] for h in hits}
@@ -154,7 +154,7 @@ def test_classify_replaces_model_tags_and_never_touches_user_tags(
         assert len(r["labels"]) == 2
         assert {x["label"] for x in r["labels"]} <= {"animal", "plant", "machine"}
         assert r["labels"][0]["score"] >= r["labels"][1]["score"]
-    counts = {t["tag"]: t for t in json.loads(invoke("tags", "list", "--json"))}
+    counts = {t["name"]: t for t in json.loads(invoke("tags", "list", "--json"))}
     assert sum(counts[t]["model"] for t in ("animal", "plant", "machine")
                if t in counts) == 2 * len(ids)
     assert counts["favourite"]["user"] == 2 and counts["plant"]["user"] == 1
@@ -169,15 +169,16 @@ def test_classify_replaces_model_tags_and_never_touches_user_tags(
 
     # Run again with other labels: the old model tags are gone, the user tags are not.
     invoke("classify", "--labels", str(second), "--top", "1", "--min-prob", "0")
-    counts = {t["tag"]: t for t in json.loads(invoke("tags", "list", "--json"))}
+    counts = {t["name"]: t for t in json.loads(invoke("tags", "list", "--json"))}
     assert {"favourite", "plant"} < set(counts) <= {"favourite", "plant", "indoors", "outdoors"}
-    assert counts["plant"] == {"tag": "plant", "user": 1, "model": 0}
+    assert {k: counts["plant"][k] for k in ("images", "user", "model")} == {
+        "images": 1, "user": 1, "model": 0}
     assert sum(counts.get(t, {"model": 0})["model"] for t in ("indoors", "outdoors")) == len(ids)
     horse = json.loads(invoke("tags", "list", str(ids["horse"]), "--json"))
     assert [t["source"] for t in horse] == ["user", "user", "model"]
 
     invoke("tags", "remove", "favourite", str(ids["rocket"]))
-    counts = {t["tag"]: t for t in json.loads(invoke("tags", "list", "--json"))}
+    counts = {t["name"]: t for t in json.loads(invoke("tags", "list", "--json"))}
     assert counts["favourite"]["user"] == 1
     bad = CliRunner().invoke(main, ["tags", "add", "x", "999999"])
     assert bad.exit_code == 2 and "no image with id 999999" in bad.output

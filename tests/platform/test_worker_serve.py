@@ -16,7 +16,7 @@ import pytest
 
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
-from daguerre.platform.jobs.service import Jobs
+from daguerre.platform.services.jobs import Jobs
 
 
 def _free_port() -> int:

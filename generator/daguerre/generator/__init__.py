@@ -20,7 +20,7 @@ from .errors import (
     ModelMismatch,
     ModelUnavailable,
 )
-from .models import DEFAULT_MODELS, ModelCache, default_cache, model_env_var, resolve_model
+from .models import DEFAULT_MODELS, ModelCache, default_cache, resolve_model
 from .request import GenerationRequest
 
 TASKS = ("generate", "translate", "inpaint", "edit", "upscale")
@@ -53,7 +53,6 @@ __all__ = [
     "ModelUnavailable",
     "default_cache",
     "get_operation",
-    "model_env_var",
     "resolve_model",
     "restore",
 ]

@@ -21,18 +21,21 @@ class InvalidArgument(GeneratorError, ValueError):
 
 
 class ModelUnavailable(GeneratorError, LookupError):
-    """The weights for a model cannot be loaded (not cached offline, no network, bad directory)."""
+    """The weights for a model cannot be loaded (not cached offline, no network, bad directory).
 
-    def __init__(self, model: str, task: str | None, reason: str) -> None:
+    ``remedy`` says how to provide them; the library's own names the model argument, and an
+    application with settings of its own (the platform's ``<task>_model``) passes one naming those.
+    """
+
+    def __init__(self, model: str, task: str | None, reason: str, remedy: str | None = None) -> None:
         self.model = model
         self.task = task
         self.reason = reason
-        env = f"DAGUERRE_{task.upper()}_MODEL" if task else "DAGUERRE_<TASK>_MODEL"
-        super().__init__(
-            f"model {model!r} is not available: {reason}. To provide it, set {env} to a local "
-            "directory in diffusers' save_pretrained layout, or run once with network access "
-            "(or `daguerre models pull`) so that it is downloaded into the Hugging Face cache."
+        self.remedy = remedy or (
+            "pass a local directory in diffusers' save_pretrained layout as the model, or run once "
+            "with network access so that it is downloaded into the Hugging Face cache"
         )
+        super().__init__(f"model {model!r} is not available: {reason}. To provide it, {self.remedy}.")
 
 
 class ModelMismatch(GeneratorError, ValueError):

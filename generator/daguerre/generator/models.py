@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from .errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
-# Public defaults, used when neither the caller nor DAGUERRE_<TASK>_MODEL names a model.
+# Public defaults, used when the caller names no model.
 DEFAULT_GENERATE_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_TRANSLATE_MODEL = DEFAULT_GENERATE_MODEL
 DEFAULT_INPAINT_MODEL = "stable-diffusion-v1-5/stable-diffusion-inpainting"
@@ -37,36 +36,18 @@ DEFAULT_MODELS: dict[str, str] = {
     "upscale": DEFAULT_UPSCALE_MODEL,
 }
 
-_TRUE = {"1", "true", "yes", "on"}
+def resolve_model(task: str, configured: str | os.PathLike[str] | None = None) -> str:
+    """The model for ``task``: ``configured`` if given, else the task's public default.
 
-
-def model_env_var(task: str) -> str:
-    """The environment variable that configures ``task``'s model, e.g. ``DAGUERRE_UPSCALE_MODEL``."""
-    return f"DAGUERRE_{task.upper()}_MODEL"
-
-
-def resolve_model(
-    task: str, configured: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> str:
-    """The model for ``task``: ``configured`` if given, else ``DAGUERRE_<TASK>_MODEL``, else the default.
-
-    Read at call time (never at import) so a worker picks up its configuration when it starts a job.
+    The library reads no configuration of its own: the application that uses it (the platform's
+    ``<task>_model`` settings, a notebook) says which model it wants.
     """
     if configured:
         return os.fspath(configured)
-    env = os.environ if environ is None else environ
-    value = env.get(model_env_var(task), "").strip()
-    if value:
-        return value
     try:
         return DEFAULT_MODELS[task]
     except KeyError:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(DEFAULT_MODELS)}") from None
-
-
-def is_offline(environ: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    return any(env.get(k, "").lower() in _TRUE for k in ("HF_HUB_OFFLINE", "DAGUERRE_OFFLINE"))
 
 
 def default_device() -> str:
@@ -130,9 +111,11 @@ def _hub_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def read_model_index(model: str, task: str | None = None, offline: bool | None = None) -> dict[str, Any]:
-    """The pipeline's ``model_index.json``: a cheap check that the model exists before loading it."""
-    offline = is_offline() if offline is None else offline
+def read_model_index(model: str, task: str | None = None, offline: bool = False) -> dict[str, Any]:
+    """The pipeline's ``model_index.json``: a cheap check that the model exists before loading it.
+
+    ``offline`` looks only in the local Hugging Face cache (huggingface_hub's own ``HF_HUB_OFFLINE``
+    has the same effect, read by huggingface_hub itself)."""
     if is_local_model(model):
         path = Path(model).expanduser()
         index = path / "model_index.json"
@@ -164,12 +147,11 @@ def read_model_index(model: str, task: str | None = None, offline: bool | None =
 
 def load_pipeline(
     model: str, *, task: str | None = None, device: str = "cpu", dtype: Any = None,
-    offline: bool | None = None,
+    offline: bool = False,
 ) -> Any:
     """Load a diffusers pipeline onto ``device``; every loading failure becomes ModelUnavailable."""
     from diffusers import DiffusionPipeline
 
-    offline = is_offline() if offline is None else offline
     index = read_model_index(model, task, offline)
     kwargs: dict[str, Any] = {"local_files_only": offline or is_local_model(model)}
     if dtype is not None:
@@ -222,7 +204,7 @@ class ModelCache:
 
     def get(
         self, model: str, *, task: str | None = None, device: str | None = None, dtype: Any = None,
-        offline: bool | None = None,
+        offline: bool = False,
     ) -> Any:
         device = device or default_device()
         dtype = dtype if dtype is not None else default_dtype(device)

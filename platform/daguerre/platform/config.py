@@ -19,6 +19,8 @@ from typing import Any
 
 import platformdirs
 
+from daguerre.generator.models import DEFAULT_MODELS
+
 ENV_PREFIX = "DAGUERRE_"
 
 # The documented default for photo libraries: OpenAI's architecture trained on LAION-2B, the
@@ -56,6 +58,22 @@ class Settings:
     task_hard_time_limit: int = 6 * 3600 + 600
     web_host: str = "127.0.0.1"
     web_port: int = 8420
+    # The diffusion model of each generator task: a Hugging Face repo id or a directory saved
+    # with diffusers' save_pretrained; empty means the generator's public default for the task.
+    generate_model: str = ""
+    translate_model: str = ""
+    inpaint_model: str = ""
+    edit_model: str = ""
+    upscale_model: str = ""
+    offline: bool = False  # never download weights: local directories and the HF cache only
+
+    def diffusion_model(self, task: str) -> str:
+        """The model ``task`` uses: its ``<task>_model`` setting, else the generator's default."""
+        from daguerre.generator.models import resolve_model
+
+        if task not in MODEL_TASKS:
+            raise ValueError(f"unknown generator task {task!r}; expected one of {MODEL_TASKS}")
+        return resolve_model(task, getattr(self, model_setting(task)) or None)
 
     # -- derived paths ---------------------------------------------------------------------
     @property
@@ -91,6 +109,20 @@ class Settings:
 
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{k: _coerce(k, v) for k, v in values.items()})
+
+
+# The generator tasks that have a model setting (``<task>_model``), as the generator lists them.
+MODEL_TASKS: tuple[str, ...] = tuple(DEFAULT_MODELS)
+
+
+def model_setting(task: str) -> str:
+    """The setting that names ``task``'s diffusion model, e.g. ``upscale_model``."""
+    return f"{task}_model"
+
+
+def env_var(key: str) -> str:
+    """The environment variable of setting ``key``, e.g. ``DAGUERRE_UPSCALE_MODEL``."""
+    return ENV_PREFIX + key.upper()
 
 
 _FIELDS = {f.name: f for f in fields(Settings)}

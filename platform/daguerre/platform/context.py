@@ -43,7 +43,7 @@ class Context:
             from daguerre.indexer.models import load_clip
             from daguerre.platform.hub import clip_download_blocker
 
-            blocked = clip_download_blocker(self.clip_spec)
+            blocked = clip_download_blocker(self.clip_spec, offline=self.settings.offline)
             self._encoder = load_clip(self.clip_spec, self.settings.device,
                                       download=blocked is None,
                                       offline_reason=blocked or "downloads disabled")

@@ -6,6 +6,10 @@ be downloaded, before going on without them. One TCP connection (to the endpoint
 HTTPS proxy that requests would use) answers the same question in milliseconds, or within
 :data:`CONNECT_TIMEOUT` where packets are dropped. Answers are remembered for :data:`REMEMBER`
 seconds, so a batch of jobs asks once.
+
+Daguerre's own ``offline`` setting is passed in by the caller (from ``ctx.settings``); what is read
+from the environment here is huggingface_hub's (``HF_ENDPOINT``, ``HF_HUB_OFFLINE``) and the
+proxies that requests would use, so the answer matches what a download would do.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ def hub_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "").rstrip("/") or DEFAULT_ENDPOINT
 
 
-def offline_setting() -> str | None:
-    """The variable that turns downloads off, when one is set."""
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "DAGUERRE_OFFLINE"):
+def offline_setting(offline: bool = False) -> str | None:
+    """What turns downloads off: Daguerre's ``offline`` setting, or huggingface's variables."""
+    if offline:
+        return "the offline setting (DAGUERRE_OFFLINE, or offline = true in daguerre.toml)"
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
             return name
     return None
@@ -54,9 +60,11 @@ def _target(url: str) -> tuple[str, int, str]:
     return host, port, f"{host}:{port}"
 
 
-def unreachable(url: str | None = None, *, timeout: float = CONNECT_TIMEOUT) -> str | None:
-    """Why a download from ``url`` (default: the hub) cannot start from here, or None."""
-    setting = offline_setting()
+def unreachable(url: str | None = None, *, offline: bool = False,
+                timeout: float = CONNECT_TIMEOUT) -> str | None:
+    """Why a download from ``url`` (default: the hub) cannot start from here, or None;
+    ``offline`` is the platform's setting (downloads turned off on purpose)."""
+    setting = offline_setting(offline)
     if setting:
         return f"{setting} is set"
     host, port, what = _target(url or hub_endpoint())
@@ -83,7 +91,7 @@ def forget() -> None:
         _answers.clear()
 
 
-def clip_download_blocker(spec: ClipSpec) -> str | None:
+def clip_download_blocker(spec: ClipSpec, *, offline: bool = False) -> str | None:
     """Why the CLIP weights of ``spec`` would have to be, and cannot be, downloaded now; None
     when they are here, are a local file (its own error), or the source is reachable."""
     from daguerre.indexer.models import weights_status
@@ -91,4 +99,5 @@ def clip_download_blocker(spec: ClipSpec) -> str | None:
     status = weights_status(spec)
     if status["present"] or status["source"] not in ("hf-hub", "url"):
         return None
-    return unreachable(status["location"] if status["source"] == "url" else None)
+    return unreachable(status["location"] if status["source"] == "url" else None,
+                       offline=offline)

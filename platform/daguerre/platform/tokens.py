@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from daguerre.platform.catalog.models import ApiToken, utcnow
 from daguerre.platform.context import Context
-from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.errors import BadInput, NotFound
 
 PREFIX = "dgr_"
 #: ``last_used_at`` is written at most this often per token, so a busy client does not turn every
@@ -52,9 +52,9 @@ def _info(row: ApiToken) -> TokenInfo:
 def check_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise UserError("token name must not be empty")
+        raise BadInput("token name must not be empty")
     if len(name) > 200:
-        raise UserError(f"token name must be at most 200 characters, got {len(name)}")
+        raise BadInput(f"token name must be at most 200 characters, got {len(name)}")
     return name
 
 
@@ -65,7 +65,7 @@ def create_token(ctx: Context, name: str) -> tuple[TokenInfo, str]:
     with ctx.catalog.session() as s:
         old = s.scalar(select(ApiToken).where(ApiToken.name == name))
         if old is not None and not old.revoked:
-            raise UserError(f"a token named {name!r} exists already (revoke it or pick another name)")
+            raise BadInput(f"a token named {name!r} exists already (revoke it or pick another name)")
         if old is not None:  # a revoked token's name may be reused: the old row goes
             s.delete(old)
             s.flush()

@@ -34,8 +34,8 @@ LARGE_IMAGE_PIXELS = 1024 * 1024
 class Operation(ABC):
     """One diffusion task behind a common interface.
 
-    ``model`` is a Hugging Face repo id or a ``save_pretrained`` directory; ``None`` resolves it from
-    ``DAGUERRE_<TASK>_MODEL`` or the task's public default when the operation is created.
+    ``model`` is a Hugging Face repo id or a ``save_pretrained`` directory; ``None`` is the task's
+    public default. ``offline`` loads only what is local (a directory or the Hugging Face cache).
     """
 
     task: ClassVar[str]
@@ -50,7 +50,7 @@ class Operation(ABC):
         device: str | None = None,
         dtype: Any = None,
         cache: ModelCache | None = None,
-        offline: bool | None = None,
+        offline: bool = False,
     ) -> None:
         self.model = resolve_model(self.task, model)
         self.device = device

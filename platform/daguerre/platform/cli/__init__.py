@@ -1,7 +1,8 @@
 """The `daguerre` command line. One module per area registers its commands on :data:`main`.
 
 Errors a user can act on (bad configuration, missing weights, bad input) are printed as one
-line and exit with status 2; nothing else is caught, so a bug still shows its traceback.
+line with the exit status of :mod:`.errors`; nothing else is caught, so a bug still shows its
+traceback.
 """
 
 from __future__ import annotations
@@ -23,35 +24,24 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.generate",
     "daguerre.platform.cli.classify",
     "daguerre.platform.cli.tags",
+    "daguerre.platform.cli.collections",
     "daguerre.platform.cli.duplicates",
     "daguerre.platform.cli.images",
 )
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions whose message is the whole story for a user."""
-    from daguerre.indexer.decode import DecodeError
-    from daguerre.indexer.models import ModelError
-    from daguerre.platform.config import ConfigError
-    from daguerre.platform.errors import UserError
-
-    errors: list[type[BaseException]] = [ConfigError, ModelError, DecodeError, UserError]
-    try:
-        from daguerre.indexer.store import StoreError
-
-        errors.append(StoreError)
-    except ImportError:  # the store module is optional for commands that do not use it
-        pass
-    return tuple(errors)
-
-
 class DaguerreGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
+        from daguerre.platform.cli.errors import exit_status
+
         try:
             return super().invoke(ctx)
-        except user_errors() as exc:
+        except Exception as exc:
+            status = exit_status(exc)
+            if status is None:
+                raise
             click.echo(f"daguerre: error: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(status)
 
 
 def get_context(ctx: click.Context):  # noqa: ANN201 - daguerre.platform.context.Context

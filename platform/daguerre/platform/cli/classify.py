@@ -40,13 +40,13 @@ def classify(ctx: click.Context, library: str | None, labels_file: str | None,
     (`daguerre tags`). Search them with `daguerre search ... --tag LABEL`.
     """
     from daguerre.indexer.classify import LabelError, load_labels
-    from daguerre.platform.errors import UserError
-    from daguerre.platform.tagging import classify as run
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services.tags import classify as run
 
     try:
         labels = load_labels(labels_file) if labels_file else None
     except LabelError as exc:
-        raise UserError(str(exc)) from None
+        raise BadInput(str(exc), field="labels", value=labels_file) from None
     app = get_context(ctx)
     if run_async:
         from daguerre.platform.cli.jobs import enqueue

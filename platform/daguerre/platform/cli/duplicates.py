@@ -6,6 +6,7 @@ import json
 
 import click
 
+from daguerre.indexer.duplicates import TIERS
 from daguerre.platform.cli import get_context
 
 
@@ -36,7 +37,7 @@ def duplicates() -> None:
 
 
 @duplicates.command("find")
-@click.option("--tier", "tiers", multiple=True, type=click.Choice(["exact", "near", "similar"]),
+@click.option("--tier", "tiers", multiple=True, type=click.Choice(TIERS),
               help="Only this tier (repeatable; default: all three).")
 @click.option("--library", "-l", help="Only this library (name or id).")
 @click.option("--max-distance", type=click.IntRange(0, 64),
@@ -51,7 +52,7 @@ def find(ctx: click.Context, tiers: tuple[str, ...], library: str | None,
          max_distance: int | None, threshold: float | None, as_json: bool,
          run_async: bool) -> None:
     """List duplicate groups (this is what `daguerre duplicates` runs)."""
-    from daguerre.platform.duplicates import find_duplicates
+    from daguerre.platform.services.duplicates import find_duplicates
 
     if run_async:
         from daguerre.platform.cli.jobs import enqueue
@@ -61,7 +62,7 @@ def find(ctx: click.Context, tiers: tuple[str, ...], library: str | None,
                  "max_distance": max_distance, "threshold": threshold}, as_json)
         return
 
-    groups = find_duplicates(get_context(ctx), tiers=tiers or ("exact", "near", "similar"),
+    groups = find_duplicates(get_context(ctx), tiers=tiers or TIERS,
                              library=library, near_max_distance=max_distance,
                              similar_min_cosine=threshold)
     if as_json:
@@ -83,7 +84,7 @@ def find(ctx: click.Context, tiers: tuple[str, ...], library: str | None,
 @click.pass_context
 def resolve(ctx: click.Context, group: str, keep: int, as_json: bool) -> None:
     """Keep image --keep of GROUP; mark the others as its duplicates (files stay on disk)."""
-    from daguerre.platform.duplicates import resolve as run
+    from daguerre.platform.services.duplicates import resolve as run
 
     out = run(get_context(ctx), group, keep)
     if as_json:

@@ -4,10 +4,14 @@ Each command creates a job and, by default, waits for it, showing progress (a tq
 terminal), then prints the output images' ids and paths. ``--async`` prints the job id and returns
 at once; ``--json`` prints the finished job (or, with ``--async``, the queued one).
 
-Jobs run on a worker (`daguerre worker`, or the one `daguerre serve` starts). When none picks the
-job up within a few seconds, the command says so on stderr and keeps waiting; ``--inline`` runs the
-job in this process instead, through the same runner a worker uses (the job row, progress, lineage
-and outputs are identical). Ctrl-C while waiting cancels the job.
+Jobs run on a worker (`daguerre worker`, or the one `daguerre serve` starts) when a live one
+consumes the job's queue (see :mod:`daguerre.platform.services.workers`). When none does, the
+command runs the job in its own process, through the same runner a worker uses (the job row,
+progress, lineage and outputs are identical), and says so in one line on stderr; so does a
+command whose worker went away while the job was still queued. ``--inline`` runs the job here
+whatever workers there are. Ctrl-C while waiting cancels the job.
+
+(A little over 400 lines: most of it is the six commands' option declarations.)
 """
 
 from __future__ import annotations
@@ -16,54 +20,71 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from daguerre.generator.pipelines import OPERATIONS
 from daguerre.platform.cli import get_context
+from daguerre.platform.constants import SCHEDULERS
 
-NO_WORKER_HINT_SECONDS = 5.0
+if TYPE_CHECKING:
+    from daguerre.platform.context import Context
+    from daguerre.platform.errors import DaguerreError
+
 POLL_SECONDS = 0.2
+# While a job waits in the queue, how often the command checks that a live worker still serves
+# it (a worker's row is a catalog read; its heartbeat is seconds apart anyway).
+WORKER_CHECK_SECONDS = 2.0
+CANCEL_WAIT_SECONDS = 10.0  # after Ctrl-C, how long a job run here gets to record "canceled"
 
-# Job parameter -> the option that sets it, so errors name what the user typed.
+# Job parameter (as the API names it, without "params.") -> the option that sets it, so an
+# error names what the person typed. Recipe keys not listed are "--" + the key with dashes.
 OPTION_NAMES = {
     "negative_prompt": "--negative", "guidance_scale": "--guidance", "batch_size": "--batch-size",
     "image_guidance_scale": "--image-guidance", "noise_level": "--noise-level",
     "seed": "--seed", "steps": "--steps", "scheduler": "--scheduler", "width": "--width",
     "height": "--height", "strength": "--strength", "prompt": "--prompt",
     "instruction": "--instruction", "mask": "--mask", "image_id": "IMAGE",
-    "image_ids": "TARGET",
+    "image_ids": "TARGET", "targets": "TARGET", "recipe.levels_max_cast": "--max-cast",
 }
 
 
-def _rename_fields(message: str) -> str:
-    """``params.guidance_scale=...`` -> ``--guidance (guidance_scale)=...`` in an error."""
-    for param, option in OPTION_NAMES.items():
-        for prefix in (f"params.{param}", f"{param}="):
-            if message.startswith(prefix):
-                rest = message[len(f"params.{param}"):] if prefix.startswith("params.") \
-                    else message[len(param):]
-                return f"{option} ({param}){rest}"
-    if message.startswith("params.recipe."):
-        key = message[len("params.recipe."):].split(" ", 1)[0].split("=", 1)[0].rstrip(":")
-        return f"--{key.replace('_', '-')} ({message[len('params.'):]})"[:2000]
-    return message
+def option_for(field: str | None) -> str | None:
+    """The command-line option for an error's ``field``, or None when it has none."""
+    if not field:
+        return None
+    name = field.removeprefix("params.")
+    if name in OPTION_NAMES:
+        return OPTION_NAMES[name]
+    if name.startswith("recipe."):
+        return "--" + name.removeprefix("recipe.").replace("_", "-")
+    return None
 
 
-def _create(app: Any, kind: str, params: dict[str, Any], inline: bool) -> dict[str, Any]:
-    from daguerre.platform.errors import NotFound, UserError
-    from daguerre.platform.jobs.service import Jobs
+def in_cli_terms(exc: DaguerreError) -> DaguerreError:
+    """``exc`` naming the option a person typed (``--guidance`` for
+    ``params.guidance_scale``); unchanged when its field has no option (or it has no field)."""
+    option = option_for(exc.field)
+    if option is None:
+        return exc
+    return exc.with_field(option, f"{option}: {exc}")
 
-    service = Jobs(app, send=(lambda _id, _queue: None) if inline else None)
+
+def _create(app: Context, kind: str, params: dict[str, Any], *, send: bool) -> dict[str, Any]:
+    """Create the job; ``send=False`` keeps its message off the broker (it runs here)."""
+    from daguerre.platform.errors import DaguerreError
+    from daguerre.platform.services.jobs import Jobs
+
+    service = Jobs(app, send=None if send else (lambda _id, _queue: None))
     try:
         return service.create(kind, params)
-    except NotFound as exc:
-        raise NotFound(_rename_fields(str(exc))) from None
-    except UserError as exc:
-        raise UserError(_rename_fields(str(exc))) from None
+    except DaguerreError as exc:
+        raise in_cli_terms(exc) from None
 
 
 class _Bar:
@@ -93,69 +114,99 @@ class _Bar:
             self.bar.close()
 
 
-def wait_for_job(app: Any, job_id: int, *, on_update: Callable[[dict], None],
-                 hint_after: float = NO_WORKER_HINT_SECONDS) -> dict[str, Any]:
-    """Poll the job row until it finishes; warn once if it stays queued (no worker)."""
-    from daguerre.platform.jobs.service import Jobs
-
-    service = Jobs(app)
-    started = time.monotonic()
-    hinted = False
-    while True:
-        job = service.get(job_id)
-        on_update(job)
-        if job["finished"]:
-            return job
-        if (not hinted and job["status"] == "queued"
-                and time.monotonic() - started > hint_after):
-            hinted = True
-            click.echo(f"daguerre: job {job_id} is still queued: no worker has picked it up. "
-                       "Start one with `daguerre worker` (or `daguerre serve`), or run the "
-                       "command again with --inline. Waiting (Ctrl-C cancels the job)...",
-                       err=True)
-        time.sleep(POLL_SECONDS)
+def _say_here(job_id: int, queue: str) -> None:
+    click.echo(f"daguerre: no worker is running for the {queue} queue; running job {job_id} "
+               "here", err=True)
 
 
-def run_inline(app: Any, job_id: int) -> None:
-    """Execute a job here, through the same runner a worker uses."""
-    from daguerre.platform.jobs.runner import execute
+class _Follow:
+    """Follows one job to its end: runs it in this process, or watches a worker run it and
+    takes it over (runs it here) when no live worker serves its queue any more."""
 
-    execute(app, job_id, f"inline-{os.getpid()}@{socket.gethostname()}")
+    def __init__(self, app: Context, job_id: int, queue: str, bar: _Bar) -> None:
+        self.app, self.job_id, self.queue, self.bar = app, job_id, queue, bar
+        self.thread: threading.Thread | None = None
+
+    def run_here(self) -> dict[str, Any]:
+        """Execute the job here, through the same runner a worker uses."""
+        from daguerre.platform.jobs.runner import execute
+        from daguerre.platform.services.jobs import Jobs
+
+        worker = f"inline-{os.getpid()}@{socket.gethostname()}"
+        # A thread, so this one keeps drawing the bar and Ctrl-C still reaches the command.
+        self.thread = threading.Thread(target=execute, args=(self.app, self.job_id, worker),
+                                       name=f"daguerre-inline-{self.job_id}", daemon=True)
+        self.thread.start()
+        while self.thread.is_alive():
+            self.bar.update(Jobs(self.app).get(self.job_id))
+            self.thread.join(POLL_SECONDS)
+        return Jobs(self.app).get(self.job_id)
+
+    def wait(self) -> dict[str, Any]:
+        """Poll the job row until it finishes; run it here if its workers went away."""
+        from daguerre.platform.services.jobs import Jobs
+        from daguerre.platform.services.workers import live_for
+
+        service = Jobs(self.app)
+        checked, said = time.monotonic(), False
+        while True:
+            job = service.get(self.job_id)
+            self.bar.update(job)
+            if job["finished"]:
+                return job
+            if time.monotonic() - checked > WORKER_CHECK_SECONDS:
+                checked = time.monotonic()
+                if not live_for(self.app, self.queue):
+                    if not said:
+                        _say_here(self.job_id, self.queue)
+                        said = True
+                    # The claim is a compare-and-set: it takes a queued job, or a running one
+                    # whose dead worker's lease expired, and does nothing otherwise (then the
+                    # loop goes on until that lease runs out).
+                    job = self.run_here()
+                    if job["finished"]:
+                        return job
+            time.sleep(POLL_SECONDS)
+
+    def cancel(self) -> None:
+        """Ctrl-C: cancel the job; one running here gets a moment to stop and record it."""
+        from daguerre.platform.services.jobs import Jobs
+
+        Jobs(self.app).cancel(self.job_id)
+        if self.thread is not None:
+            self.thread.join(CANCEL_WAIT_SECONDS)
 
 
 def submit(ctx: click.Context, kind: str, params: dict[str, Any], *, run_async: bool,
            as_json: bool, inline: bool) -> None:
-    """Create the job, then return (``--async``), run it here (``--inline``) or wait for it."""
-    from daguerre.platform.errors import UserError
-    from daguerre.platform.jobs.service import Jobs
+    """Create the job, then return (``--async``), or see it to its end: on a live worker of
+    its queue, else here (saying so), or here anyway with ``--inline``."""
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.jobs.registry import get_kind
+    from daguerre.platform.services.workers import live_for
 
     app = get_context(ctx)
     if run_async and inline:
-        raise UserError("--async and --inline cannot be combined")
-    job = _create(app, kind, params, inline)
+        raise BadInput("--async and --inline cannot be combined", field="--inline", value=True)
+    queue = get_kind(kind).queue
+    here = inline or (not run_async and not live_for(app, queue))
+    job = _create(app, kind, params, send=not here)
     job_id = job["id"]
     if run_async:
         click.echo(json.dumps(job) if as_json else str(job_id))
         return
+    if here and not inline:
+        _say_here(job_id, queue)
     bar = _Bar(sys.stderr.isatty() and not as_json, f"{kind} #{job_id}")
+    follow = _Follow(app, job_id, queue, bar)
     try:
-        if inline:
-            import threading
-
-            done = threading.Event()
-            thread = threading.Thread(target=lambda: (run_inline(app, job_id), done.set()),
-                                      name=f"daguerre-inline-{job_id}", daemon=True)
-            thread.start()
-            while not done.wait(POLL_SECONDS):
-                bar.update(Jobs(app).get(job_id))
-            thread.join()
-            job = Jobs(app).get(job_id)
-        else:
-            job = wait_for_job(app, job_id, on_update=bar.update)
+        job = follow.run_here() if here else follow.wait()
+        if not job["finished"]:  # not claimable here after all (a worker took it): wait
+            job = follow.wait()
     except KeyboardInterrupt:
         bar.close()
-        Jobs(app).cancel(job_id)
         click.echo(f"daguerre: canceling job {job_id}", err=True)
+        follow.cancel()
         sys.exit(130)
     finally:
         bar.close()
@@ -163,15 +214,15 @@ def submit(ctx: click.Context, kind: str, params: dict[str, Any], *, run_async: 
 
 
 def report(job: dict[str, Any], as_json: bool) -> None:
-    from daguerre.platform.errors import UserError
+    from daguerre.platform.errors import BadInput, Canceled
 
     if as_json:
         click.echo(json.dumps(job))
     if job["status"] == "failed":
-        raise UserError(f"job {job['id']} ({job['kind']}) failed: {_rename_fields(job['error'] or '')}")
+        # The job's error is its text only: no field survives the job row to rename.
+        raise BadInput(f"job {job['id']} ({job['kind']}) failed: {job['error'] or ''}")
     if job["status"] == "canceled":
-        click.echo(f"daguerre: job {job['id']} was canceled", err=True)
-        sys.exit(1)
+        raise Canceled(f"job {job['id']} ({job['kind']}) was canceled")
     if as_json:
         return
     result = job["result"] or {}
@@ -205,8 +256,7 @@ def _diffusion_options(sizes: bool = True) -> Callable[[Callable], Callable]:
             click.option("--steps", type=int, help="Denoising steps (default 25)."),
             click.option("--guidance", "guidance_scale", type=float,
                          help="Classifier-free guidance scale (default 7.5)."),
-            click.option("--scheduler", help="Sampler: euler, euler_a, ddim, dpmpp_2m, "
-                                             "dpmpp_2m_karras, unipc, ..."),
+            click.option("--scheduler", help=f"Sampler: {', '.join(SCHEDULERS)}."),
         ]
         if sizes:
             options += [click.option("--width", type=int, help="Output width (multiple of 8)."),
@@ -226,25 +276,27 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _one_image(ctx: click.Context, target: str) -> int:
-    from daguerre.platform.errors import UserError
-    from daguerre.platform.generation import resolve_targets
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services.generation.targets import resolve_targets
 
     ids = resolve_targets(get_context(ctx), [target])
     if len(ids) != 1:
-        raise UserError(f"IMAGE {target!r} names {len(ids)} images; give one image file or #ID")
+        raise BadInput(f"IMAGE {target!r} names {len(ids)} images; give one image file or #ID",
+                       field="IMAGE", value=target)
     return ids[0]
 
 
 def _mask(ctx: click.Context, path: str | None) -> str | None:
-    from daguerre.platform.errors import UserError
-    from daguerre.platform.generation import store_mask
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services.generation.masks import store_mask
 
     if path is None:
         return None
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise UserError(f"--mask {path}: cannot read it ({exc.strerror or exc})") from None
+        raise BadInput(f"--mask {path}: cannot read it ({exc.strerror or exc})", field="--mask",
+                       value=path) from None
     return store_mask(get_context(ctx), data, name=f"--mask {path}")
 
 
@@ -264,7 +316,8 @@ def generate(ctx: click.Context, prompt: str, run_async: bool, inline: bool, as_
 @click.command("translate")
 @click.argument("image")
 @click.option("--prompt", required=True, help="What the image should become.")
-@click.option("--strength", type=float, help="0..1: how far from the input (default 0.8).")
+@click.option("--strength", type=float, help="0..1: how far from the input (default "
+                                              f"{OPERATIONS['translate'].default_strength:g}).")
 @_diffusion_options()
 @_job_options
 @click.pass_context
@@ -295,7 +348,8 @@ def edit(ctx: click.Context, image: str, run_async: bool, inline: bool, as_json:
 @click.option("--mask", "mask_path", required=True, type=click.Path(dir_okay=False),
               help="Mask image of the same size; white = repaint.")
 @click.option("--prompt", default="", help="What to paint into the mask.")
-@click.option("--strength", type=float, help="0..1 (default 1.0).")
+@click.option("--strength", type=float,
+              help=f"0..1 (default {OPERATIONS['inpaint'].default_strength:g}).")
 @_diffusion_options()
 @_job_options
 @click.pass_context
@@ -363,7 +417,7 @@ def restore(ctx: click.Context, targets: tuple[str, ...], library: str | None, t
     upscaling; the restored copy is a new catalog image linked to its original, which is never
     modified. One unreadable image fails alone and is reported.
     """
-    from daguerre.platform.generation import resolve_targets
+    from daguerre.platform.services.generation.targets import resolve_targets
 
     recipe["inpaint"] = inpaint_
     recipe["upscale"] = int(upscale_) if upscale_ else None

@@ -1,19 +1,60 @@
-"""`daguerre images show|rate|review`: one image's provenance, and curating it."""
+"""`daguerre images list|show|rate|review`: listing images, one image's provenance, curating it.
+
+Each command calls one function of :mod:`daguerre.platform.services.images` (the same ones
+``/api/v1/images`` calls); ``--json`` prints the object the API returns, without its URLs.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
+from daguerre.platform.catalog.filters import MAX_RATING
 from daguerre.platform.cli import get_context
+from daguerre.platform.constants import IMAGE_STATUSES, MAX_OFFSET, MAX_PAGE, REVIEW_STATES
 
-REVIEW_CHOICES = ("approved", "rejected", "unreviewed")
+RATINGS = tuple(str(r) for r in range(MAX_RATING + 1)) + ("none",)
 
 
 @click.group("images")
 def images() -> None:
-    """Show an image with where it came from; rate it, approve or reject it."""
+    """List images; show one with where it came from; rate it, approve or reject it."""
+
+
+def _line(info: dict[str, Any]) -> str:
+    rating = "unrated" if info["rating"] is None else f"rated {info['rating']}"
+    where = f"{info['library']}:" if info["library"] else ""
+    return (f"#{info['id']}  {where}{info['path']}\n  {info['origin']}, {info['status']}, "
+            f"{info['width']}x{info['height']} {info['format'] or ''}, {rating}, "
+            f"{info['review_state']}")
+
+
+@images.command("list")
+@click.option("--library", "-l", help="Only this library (name or id).")
+@click.option("--folder", help="Only images under this folder of their library.")
+@click.option("--tag", help="Only images with this tag.")
+@click.option("--min-rating", type=click.IntRange(0, MAX_RATING), help="Rated at least this.")
+@click.option("--status", type=click.Choice(IMAGE_STATUSES), help="Default: active.")
+@click.option("--review-state", type=click.Choice(REVIEW_STATES), help="Only this state.")
+@click.option("--limit", "-n", type=click.IntRange(1, MAX_PAGE), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0, MAX_OFFSET), default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the page as a JSON object.")
+@click.pass_context
+def images_list(ctx: click.Context, as_json: bool, **options: Any) -> None:
+    """Images in id order, filtered and paged as `GET /api/v1/images` does."""
+    from daguerre.platform.services.images import list_images
+
+    found = list_images(get_context(ctx), options)
+    if as_json:
+        click.echo(json.dumps(found))
+        return
+    for info in found["items"]:
+        click.echo(_line(info))
+    shown = len(found["items"])
+    click.echo(f"{shown} of {found['total']} image(s)"
+               + (f" from #{found['offset'] + 1}" if found["offset"] else ""))
 
 
 @images.command("show")
@@ -21,18 +62,17 @@ def images() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_context
 def images_show(ctx: click.Context, image_id: int, as_json: bool) -> None:
-    """IMAGE_ID's file, rating and review state, what it was made from (parents, job,
+    """IMAGE_ID's file, rating and review state, tags, what it was made from (parents, job,
     operation; --json adds the full parameters) and what was made from it."""
-    from daguerre.platform.curation import describe
+    from daguerre.platform.services.images import get_image
 
-    info = describe(get_context(ctx), image_id)
+    info = get_image(get_context(ctx), image_id)
     if as_json:
-        click.echo(json.dumps(info, default=str))
+        click.echo(json.dumps(info))
         return
-    rating = "unrated" if info["rating"] is None else f"rated {info['rating']}"
-    click.echo(f"#{info['id']}  {info['path']}")
-    click.echo(f"  {info['origin']}, {info['status']}, {info['width']}x{info['height']} "
-               f"{info['format'] or ''}, {rating}, {info['review_state']}")
+    click.echo(_line(info))
+    if info["tags"]:
+        click.echo("  tags: " + ", ".join(t["name"] for t in info["tags"]))
     for row in info["lineage"]:
         parent = f"#{row['parent_id']}" if row["parent_id"] is not None else "nothing"
         click.echo(f"  made from {parent} by job {row['job_id']} ({row['operation']})")
@@ -42,11 +82,11 @@ def images_show(ctx: click.Context, image_id: int, as_json: bool) -> None:
 
 @images.command("rate")
 @click.argument("image_id", type=int)
-@click.argument("rating", type=click.Choice(["0", "1", "2", "3", "4", "5", "none"]))
+@click.argument("rating", type=click.Choice(RATINGS))
 @click.pass_context
 def images_rate(ctx: click.Context, image_id: int, rating: str) -> None:
     """Set IMAGE_ID's rating, 0 to 5 (`none` clears it); search's --min-rating filters on it."""
-    from daguerre.platform.curation import curate
+    from daguerre.platform.services.images import curate
 
     now = curate(get_context(ctx), image_id, {"rating": None if rating == "none" else int(rating)})
     click.echo(f"#{now['id']}: " + ("unrated" if now["rating"] is None
@@ -55,11 +95,11 @@ def images_rate(ctx: click.Context, image_id: int, rating: str) -> None:
 
 @images.command("review")
 @click.argument("image_id", type=int)
-@click.argument("state", type=click.Choice(REVIEW_CHOICES))
+@click.argument("state", type=click.Choice(REVIEW_STATES))
 @click.pass_context
 def images_review(ctx: click.Context, image_id: int, state: str) -> None:
     """Approve or reject IMAGE_ID (or put it back to unreviewed)."""
-    from daguerre.platform.curation import curate
+    from daguerre.platform.services.images import curate
 
     now = curate(get_context(ctx), image_id, {"review_state": state})
     click.echo(f"#{now['id']}: {now['review_state']}")

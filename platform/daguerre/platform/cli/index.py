@@ -55,18 +55,15 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool,
     Incremental: unchanged files are skipped, changed files re-embedded, moved files keep their
     id, vanished files are marked missing. Unreadable files are reported and skipped.
     """
-    from daguerre.platform.cli.library import list_libraries
-    from daguerre.platform.errors import UserError
-    from daguerre.platform.indexing import IndexingError, get_library, index_library
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services.indexing import index_library
+    from daguerre.platform.services.libraries import list_libraries
 
     app = get_context(ctx)
-    try:
-        names = [get_library(app, library).name] if library else \
-            [r["name"] for r in list_libraries(app)]
-    except IndexingError as exc:
-        raise UserError(str(exc)) from None
+    # A named library is looked up by the service (NotFound names it), here or in the job.
+    names = [library] if library else [r["name"] for r in list_libraries(app)]
     if not names:
-        raise UserError("no libraries to index: add one with `daguerre library add PATH`")
+        raise BadInput("no libraries to index: add one with `daguerre library add PATH`")
     if run_async:
         enqueue_index_jobs(app, names, as_json, rebuild)
         return
@@ -75,8 +72,6 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool,
         bar = _Progress(sys.stderr.isatty() and not as_json, name)
         try:
             summaries.append(index_library(app, name, progress=bar).as_dict())
-        except IndexingError as exc:
-            raise UserError(str(exc)) from None
         finally:
             bar.close()
     if rebuild:
@@ -98,11 +93,11 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool,
 
 def enqueue_index_jobs(app, names: list[str], as_json: bool, rebuild: bool) -> None:  # noqa: ANN001
     """`index --async`: one queued job per library; prints the ids (or the jobs as JSON)."""
-    from daguerre.platform.errors import UserError
-    from daguerre.platform.jobs.service import Jobs
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services.jobs import Jobs
 
     if rebuild:
-        raise UserError("--rebuild runs inline; use it without --async")
+        raise BadInput("--rebuild runs inline; use it without --async")
     created = [Jobs(app).create("index", {"library": name}) for name in names]
     if as_json:
         click.echo(json.dumps(created if len(created) > 1 else created[0]))

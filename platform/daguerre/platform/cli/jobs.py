@@ -1,4 +1,4 @@
-"""`daguerre jobs list|show|cancel|retry`, and the processes: `worker`, `serve`, `web`."""
+"""`daguerre jobs list|show|cancel|retry|workers`, and the processes: `worker`, `serve`, `web`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ import time
 import click
 
 from daguerre.platform.cli import get_context
+from daguerre.platform.constants import JOB_STATUSES
 
-STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 
-
-def _service(ctx: click.Context):  # noqa: ANN202 - daguerre.platform.jobs.service.Jobs
-    from daguerre.platform.jobs.service import Jobs
+def _service(ctx: click.Context):  # noqa: ANN202 - daguerre.platform.services.jobs.Jobs
+    from daguerre.platform.services.jobs import Jobs
 
     return Jobs(get_context(ctx))
 
@@ -43,7 +42,7 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only jobs in this state.")
+@click.option("--status", type=click.Choice(JOB_STATUSES), help="Only jobs in this state.")
 @click.option("--kind", help="Only jobs of this kind (index, embed, classify, ...).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0)
@@ -119,6 +118,31 @@ def jobs_retry(ctx: click.Context, job_id: int, as_json: bool) -> None:
         click.echo(f"job {job['id']} queued (retry of {job_id})")
 
 
+@jobs.command("workers")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of worker objects.")
+@click.pass_context
+def jobs_workers(ctx: click.Context, as_json: bool) -> None:
+    """List the workers that recorded themselves: live ones first, then those that stopped
+    or stopped answering (a worker is live while its heartbeat is recent)."""
+    from daguerre.platform.services.workers import list_workers
+
+    rows = list_workers(get_context(ctx))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no workers have run against this catalog; start one with `daguerre worker` "
+                   "(or `daguerre serve`)")
+        return
+    click.echo(f"{'NAME':<32} {'STATE':<7} {'QUEUES':<8} {'DEVICE':<7} {'JOB':>6}  "
+               "LAST SEEN (UTC)")
+    for w in rows:
+        state = "live" if w["alive"] else ("stopped" if w["stopped_at"] else "gone")
+        job = w["current_job_id"] if w["current_job_id"] is not None else "-"
+        click.echo(f"{w['name'][:32]:<32} {state:<7} {','.join(w['queues']):<8} "
+                   f"{(w['device'] or '-'):<7} {job:>6}  {(w['last_seen_at'] or '')[:19]}")
+
+
 # -- processes -----------------------------------------------------------------------------
 @click.command("worker")
 @click.option("--queues", "-Q", default="gpu,cpu", show_default=True,
@@ -134,7 +158,7 @@ def jobs_retry(ctx: click.Context, job_id: int, as_json: bool) -> None:
 def worker(ctx: click.Context, queues: str, concurrency: int, name: str | None,
            loglevel: str, alive_file: str | None) -> None:
     """Run a Celery worker that executes jobs (the broker is DAGUERRE_BROKER_URL)."""
-    from daguerre.platform.errors import UserError
+    from daguerre.platform.errors import BadInput
     from daguerre.platform.jobs.celery_app import make_celery
     from daguerre.platform.jobs.registry import QUEUES
 
@@ -142,7 +166,7 @@ def worker(ctx: click.Context, queues: str, concurrency: int, name: str | None,
     wanted = [q.strip() for q in queues.split(",") if q.strip()]
     bad = [q for q in wanted if q not in QUEUES]
     if bad or not wanted:
-        raise UserError(f"--queues must name some of {', '.join(QUEUES)}, got {queues!r}")
+        raise BadInput(f"--queues must name some of {', '.join(QUEUES)}, got {queues!r}")
     settings.ensure_dirs()
     app = make_celery(settings, worker=True, alive_file=alive_file)
     argv = ["worker", f"--queues={','.join(wanted)}", f"--concurrency={concurrency}",
@@ -269,7 +293,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
 
 def enqueue(app, kind: str, params: dict, as_json: bool) -> dict:  # noqa: ANN001
     """Queue one job for the workers (`--async`) and print its id, or the job as JSON."""
-    from daguerre.platform.jobs.service import Jobs
+    from daguerre.platform.services.jobs import Jobs
 
     job = Jobs(app).create(kind, {k: v for k, v in params.items() if v is not None})
     click.echo(json.dumps(job) if as_json else job["id"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from daguerre.platform.cli import get_context
+from daguerre.platform.config import Settings
 
 
 def model_info(app) -> dict:  # noqa: ANN001
@@ -25,12 +26,12 @@ def model_info(app) -> dict:  # noqa: ANN001
     return info
 
 
-def diffusion_info(task: str) -> dict:
-    """The configured diffusion model of ``task`` and whether its weights are here (no network:
-    a local directory, or the Hugging Face cache)."""
-    from daguerre.generator.models import model_env_var, resolve_model
+def diffusion_info(settings: Settings, task: str) -> dict:
+    """The configured diffusion model of ``task`` (its ``<task>_model`` setting) and whether its
+    weights are here (no network: a local directory, or the Hugging Face cache)."""
+    from daguerre.platform.config import env_var, model_setting
 
-    model = resolve_model(task)
+    model = settings.diffusion_model(task)
     local = Path(model).expanduser()
     if local.is_dir() or model.startswith((".", "/", "~")):
         present = (local / "model_index.json").is_file()
@@ -47,13 +48,13 @@ def diffusion_info(task: str) -> dict:
         location = str(Path(found).parent) if present else None
     return {"task": task, "model": model, "weights": None, "weights_source": source,
             "weights_location": location, "weights_present": present,
-            "configured_by": model_env_var(task)}
+            "configured_by": env_var(model_setting(task))}
 
 
 def all_info(app) -> list[dict]:  # noqa: ANN001
     from daguerre.generator import TASKS
 
-    return [model_info(app)] + [diffusion_info(task) for task in TASKS]
+    return [model_info(app)] + [diffusion_info(app.settings, task) for task in TASKS]
 
 
 @click.group("models")
@@ -103,24 +104,25 @@ def models_pull(ctx: click.Context, tasks: tuple[str, ...]) -> None:
     and the command exits with status 2.
     """
     from daguerre.indexer.models import ModelError, resolve_weights
-    from daguerre.platform.errors import UserError
+    from daguerre.platform.errors import BadInput
     from daguerre.platform.hub import clip_download_blocker
 
+    settings = get_context(ctx).settings
     failed: dict[str, str] = {}
     ready: dict[str, bool] = {}  # diffusion models tried so far
     for task in dict.fromkeys(tasks or TASK_CHOICES):
         try:
             if task == "clip":
                 spec = get_context(ctx).clip_spec
-                blocked = clip_download_blocker(spec)
+                blocked = clip_download_blocker(spec, offline=settings.offline)
                 path = resolve_weights(spec, download=blocked is None,
                                        offline_reason=blocked or "downloads disabled")
             else:
-                info = diffusion_info(task)
+                info = diffusion_info(settings, task)
                 model = info["model"]
                 if model in ready:  # tasks often share a model (generate and translate)
                     if not ready[model]:
-                        raise UserError(f"{model}: as above")
+                        raise BadInput(f"{model}: as above")
                     path = f"{model} (as above)"
                 else:
                     ready[model] = False
@@ -128,47 +130,47 @@ def models_pull(ctx: click.Context, tasks: tuple[str, ...]) -> None:
                         path = _check_local_pipeline(info)
                     else:
                         click.echo(f"{task}: downloading {model} ...")
-                        path = pull_diffusion(model, task)
+                        path = pull_diffusion(model, task, offline=settings.offline)
                     ready[model] = True
-        except (ModelError, UserError) as exc:
+        except (ModelError, BadInput) as exc:
             failed[task] = str(exc)
             click.echo(f"{task}: FAILED: {exc}", err=True)
             continue
         click.echo(f"{task}: weights ready: {path}")
     if failed:
-        raise UserError(f"{len(failed)} of the requested models are not ready: "
+        raise BadInput(f"{len(failed)} of the requested models are not ready: "
                         f"{', '.join(failed)} (reasons above)")
 
 
 def _check_local_pipeline(info: dict) -> str:
     """A configured local diffusion directory needs no download, only to be complete."""
-    from daguerre.platform.errors import UserError
+    from daguerre.platform.errors import BadInput
 
     if info["weights_present"]:
         return str(info["weights_location"])
     where = info["weights_location"]
     problem = ("does not exist" if not Path(where).is_dir()
                else "has no model_index.json (not a diffusers save_pretrained directory)")
-    raise UserError(f"{info['configured_by']}={where} {problem}; point it at a saved pipeline, "
+    raise BadInput(f"{info['configured_by']}={where} {problem}; point it at a saved pipeline, "
                     "or at a Hugging Face repo id to download one")
 
 
-def pull_diffusion(model: str, task: str) -> str:
+def pull_diffusion(model: str, task: str, *, offline: bool = False) -> str:
     """Fetch a diffusers pipeline's files into the Hugging Face cache (no model is loaded)."""
-    from daguerre.generator.errors import ModelUnavailable
-    from daguerre.platform.errors import UserError
+    from daguerre.platform.errors import BadInput
     from daguerre.platform.hub import unreachable
+    from daguerre.platform.services.generation.operations import model_unavailable
 
-    blocked = unreachable()
+    blocked = unreachable(offline=offline)
     if blocked:
-        raise UserError(str(ModelUnavailable(model, task, f"cannot download: {blocked}")))
+        raise BadInput(model_unavailable(model, task, f"cannot download: {blocked}"))
     try:
         from diffusers import DiffusionPipeline
 
         return str(DiffusionPipeline.download(model))
     except Exception as exc:  # noqa: BLE001 - network, auth and repo errors all end here
-        raise UserError(str(ModelUnavailable(model, task, f"download failed: "
-                                             f"{type(exc).__name__}: {str(exc)[:300]}"))) from None
+        raise BadInput(model_unavailable(model, task, f"download failed: "
+                                         f"{type(exc).__name__}: {str(exc)[:300]}")) from None
 
 
 def register(group: click.Group) -> None:

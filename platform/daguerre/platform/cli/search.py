@@ -6,7 +6,9 @@ import json
 
 import click
 
+from daguerre.platform.catalog.filters import FILTER_NAMES, MAX_HITS, MAX_RATING, check_filters
 from daguerre.platform.cli import get_context
+from daguerre.platform.constants import IMAGE_ORIGINS
 
 
 def print_hits(hits: list, as_json: bool) -> None:
@@ -30,14 +32,15 @@ def filter_options(f):  # noqa: ANN001, ANN201 - a click decorator
         click.option("--before", help="Captured on or before this date (a bare date includes "
                                       "that whole day)."),
         click.option("--tag", help="Only images with this tag (set by a person or a model)."),
-        click.option("--min-rating", type=click.IntRange(0, 5), help="Rated at least this."),
-        click.option("--origin", type=click.Choice(["library", "upload", "generated"]),
+        click.option("--min-rating", type=click.IntRange(0, MAX_RATING),
+                     help="Rated at least this."),
+        click.option("--origin", type=click.Choice(IMAGE_ORIGINS),
                      help="Only images of this origin."),
         click.option("--format", "fmt", help="Only this file format (JPEG, PNG, WEBP, ...)."),
         click.option("--min-width", type=click.IntRange(min=0), help="At least this wide."),
         click.option("--min-height", type=click.IntRange(min=0), help="At least this tall."),
         click.option("--limit", "-n", default=10, show_default=True,
-                     type=click.IntRange(1, 10_000), help="Results per page."),
+                     type=click.IntRange(1, MAX_HITS), help="Results per page."),
         click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0),
                      help="Skip this many results (paging; the order is stable)."),
         click.option("--min-score", type=click.FloatRange(-1.0, 1.0),
@@ -50,14 +53,19 @@ def filter_options(f):  # noqa: ANN001, ANN201 - a click decorator
     return f
 
 
+# How each filter is named in a message here: its option (the error's field stays the filter's
+# own name, which the API uses too).
+OPTION_LABELS = {**{name: "--" + name.replace("_", "-") for name in FILTER_NAMES},
+                 "date_from": "--after", "date_to": "--before"}
+
+
 def build_filters(library, folder, after, before, tag, min_rating, origin, fmt,  # noqa: ANN001
                   min_width, min_height):  # noqa: ANN001, ANN201
-    from daguerre.platform.search import SearchFilters, check_filters, parse_date
-
-    return check_filters(SearchFilters(
-        library=library, folder=folder, after=parse_date(after, "--after"),
-        before=parse_date(before, "--before", end=True), tag=tag, min_rating=min_rating,
-        origin=origin, format=fmt, min_width=min_width, min_height=min_height))
+    """The options under the names the filters have everywhere, checked by the one rule."""
+    return check_filters(
+        {"library": library, "folder": folder, "date_from": after, "date_to": before,
+         "tag": tag, "min_rating": min_rating, "origin": origin, "format": fmt,
+         "min_width": min_width, "min_height": min_height}, labels=OPTION_LABELS)
 
 
 SEARCH_HELP = """Search indexed images by QUERY, or by an example image with --image.
@@ -97,14 +105,15 @@ def search(ctx: click.Context, query: tuple[str, ...], image: str | None, librar
            min_rating: int | None, origin: str | None, fmt: str | None,
            min_width: int | None, min_height: int | None, limit: int, offset: int,
            min_score: float | None, as_json: bool) -> None:
-    from daguerre.platform import search as svc
-    from daguerre.platform.errors import UserError
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services import search as svc
 
     # Several arguments are joined: `daguerre search "a beach" + "sunset"` reaches us as
     # ['a beach', '+', 'sunset'], which joins into the bare-term query a beach + sunset.
     text = " ".join(query).strip()
     if not text and image is None:
-        raise UserError("give a QUERY or --image PATH (see `daguerre search --help`)")
+        raise BadInput("give a QUERY or --image PATH (see `daguerre search --help`)",
+                       field="query")
     filters = build_filters(library, folder, after, before, tag, min_rating, origin, fmt,
                             min_width, min_height)
     app = get_context(ctx)
@@ -127,7 +136,7 @@ def similar(ctx: click.Context, image_id: int, library: str | None, folder: str 
             min_height: int | None, limit: int, offset: int, min_score: float | None,
             as_json: bool) -> None:
     """Images most similar to the indexed image IMAGE_ID (itself left out)."""
-    from daguerre.platform import search as svc
+    from daguerre.platform.services import search as svc
 
     filters = build_filters(library, folder, after, before, tag, min_rating, origin, fmt,
                             min_width, min_height)

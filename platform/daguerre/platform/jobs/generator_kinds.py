@@ -1,10 +1,12 @@
 """Job kinds of the generator: restore, generate, translate, edit, inpaint, upscale.
 
-Each is one function over :mod:`daguerre.platform.generation`. Parameters are checked when the job
-is created (types and ranges here, the generator's own checks of sizes, steps and schedulers in
-``check``), so a bad request is refused before it is queued; checks that need the image (mask
-size, ``steps x strength``) fail the job with a message that names the argument. A missing seed is
-fixed at creation, so a retry or a re-run after a crash makes the same image.
+Each is one function over :mod:`daguerre.platform.services.generation`. Parameters are checked
+when the job is created (types, ranges and defaults here, read from the constants and the
+generator's own classes; the generator's checks of sizes in ``check``), so a bad request is refused
+before it is queued; checks that need the image (mask size, ``steps x strength``) fail the job with
+a message that names the argument. Every error carries ``field`` (``params.<name>``) and
+``value``. A missing seed is fixed at creation, so a retry or a re-run after a crash makes the
+same image.
 
 Progress is reported per diffusion step (per image for restore); cancellation is checked between
 steps. Outputs are written only after a run finished, so a canceled job leaves no output.
@@ -14,16 +16,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from daguerre.generator.pipelines import OPERATIONS as GENERATOR_OPERATIONS
+from daguerre.platform.constants import MAX_ID, MAX_SEED, SCHEDULERS
 from daguerre.platform.context import Context
-from daguerre.platform.errors import NotFound, UserError
-from daguerre.platform.jobs.registry import GPU_QUEUE, JobCanceled, Param, job_kind
+from daguerre.platform.errors import BadInput, NotFound
+from daguerre.platform.jobs.registry import GPU_QUEUE, Param, job_kind
 from daguerre.platform.jobs.runner import JobHandle
+from daguerre.platform.services.generation.masks import MAX_BOXES
 
-MAX_SEED = 2**32 - 1
 MAX_IMAGE_IDS = 100_000
-
-SCHEDULERS = ("euler", "euler_a", "ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_karras", "dpmpp_sde",
-              "heun", "lms", "pndm", "unipc")
+# The default strengths are the generator's own (the value a job without one runs with).
+TRANSLATE_STRENGTH = GENERATOR_OPERATIONS["translate"].default_strength
+INPAINT_STRENGTH = GENERATOR_OPERATIONS["inpaint"].default_strength
 
 COMMON: dict[str, Param] = {
     "negative_prompt": Param(str, max=10_000, help="what to steer away from"),
@@ -35,20 +39,20 @@ COMMON: dict[str, Param] = {
     "height": Param(int, min=64, max=2048, help="output height, a multiple of 8"),
     "batch_size": Param(int, min=1, max=16, help="images per job (image i uses seed + i)"),
 }
-MAX_ID = 2**63 - 1
 IMAGE = Param(int, required=True, min=1, max=MAX_ID, help="catalog id of the input image")
 MASK = Param(str, min=64, max=64, help="SHA-256 of a mask stored with `daguerre inpaint/restore "
                                        "--mask` (white = repaint)")
-MASK_BOXES = Param(list, item=list, min=1, max=1000,
+MASK_BOXES = Param(list, item=list, min=1, max=MAX_BOXES,
                    help="mask as rectangles [x0, y0, x1, y1] in the input's pixels")
 PROMPT = Param(str, max=10_000, help="text prompt")
 
 
 def _check_masks(ctx: Context, params: dict[str, Any]) -> None:
-    from daguerre.platform.generation import check_boxes, check_mask_key
+    from daguerre.platform.services.generation.masks import check_boxes, check_mask_key
 
     if params.get("mask") is not None and params.get("mask_boxes") is not None:
-        raise UserError("params.mask_boxes: give either mask or mask_boxes, not both")
+        raise BadInput("params.mask_boxes: give either mask or mask_boxes, not both",
+                       field="params.mask_boxes", value=params["mask_boxes"])
     if params.get("mask") is not None:
         check_mask_key(ctx, params["mask"])
     if params.get("mask_boxes") is not None:
@@ -57,7 +61,8 @@ def _check_masks(ctx: Context, params: dict[str, Any]) -> None:
 
 def _check_inpaint(ctx: Context, params: dict[str, Any]) -> None:
     if params.get("mask") is None and params.get("mask_boxes") is None:
-        raise UserError("params.mask is required for an inpaint job (or params.mask_boxes)")
+        raise BadInput("params.mask is required for an inpaint job (or params.mask_boxes)",
+                       field="params.mask")
     _check_request(ctx, params)
 
 
@@ -65,36 +70,36 @@ def _check_request(ctx: Context, params: dict[str, Any]) -> None:
     from daguerre.generator.errors import InvalidArgument
     from daguerre.generator.request import check_size
 
-    try:
-        for name in ("width", "height"):
-            if params.get(name) is not None:
+    for name in ("width", "height"):
+        if params.get(name) is not None:
+            try:
                 check_size(name, params[name])
-    except InvalidArgument as exc:
-        raise UserError(f"params.{exc}") from None
+            except InvalidArgument as exc:
+                raise BadInput(f"params.{exc}", field=f"params.{name}",
+                               value=params[name]) from None
     if params.get("image_id") is not None:
-        from daguerre.platform.generation import source_path
+        from daguerre.platform.services.generation.targets import source_path
 
+        image_id = params["image_id"]
         try:
-            source_path(ctx, params["image_id"])
+            source_path(ctx, image_id, "params.image_id")
         except NotFound:
-            raise NotFound(f"params.image_id: no image with id {params['image_id']}") from None
-        except UserError as exc:
-            raise UserError(f"params.image_id: {exc}") from None
+            raise NotFound(f"params.image_id: no image with id {image_id}",
+                           field="params.image_id", value=image_id) from None
+        except BadInput as exc:
+            raise BadInput(f"params.image_id: {exc}", field="params.image_id",
+                           value=image_id) from None
     _check_masks(ctx, params)
-    if params.get("seed") is None:
-        from daguerre.platform.generation import new_seed_if_missing
+    from daguerre.platform.services.generation.operations import new_seed_if_missing
 
-        new_seed_if_missing(params)
+    new_seed_if_missing(params)
 
 
 def _run(ctx: Context, handle: JobHandle, task: str) -> dict[str, Any]:
-    from daguerre.platform.generation import GenerationCanceled, run_operation
+    from daguerre.platform.services.generation.operations import run_operation
 
-    try:
-        return run_operation(ctx, handle.job_id, task, handle.params, progress=handle.progress,
-                             should_cancel=handle.should_cancel)
-    except GenerationCanceled as exc:
-        raise JobCanceled(str(exc)) from None
+    return run_operation(ctx, handle.job_id, task, handle.params, progress=handle.progress,
+                         should_cancel=handle.should_cancel)
 
 
 @job_kind("generate", queue=GPU_QUEUE, check=_check_request,
@@ -106,8 +111,8 @@ def run_generate(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 
 @job_kind("translate", queue=GPU_QUEUE, check=_check_request,
           params={"image_id": IMAGE, "prompt": PROMPT,
-                  "strength": Param(float, min=0.0, max=1.0,
-                                    help="how far from the input (0..1, default 0.8)"),
+                  "strength": Param(float, min=0.0, max=1.0, default=TRANSLATE_STRENGTH,
+                                    help="how far from the input (0..1)"),
                   **COMMON})
 def run_translate(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Translate an image towards a prompt (image to image with a strength)."""
@@ -129,7 +134,8 @@ def run_edit(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 @job_kind("inpaint", queue=GPU_QUEUE, check=_check_inpaint,
           params={"image_id": IMAGE, "mask": MASK, "mask_boxes": MASK_BOXES,
                   "prompt": PROMPT,
-                  "strength": Param(float, min=0.0, max=1.0, help="(default 1.0)"),
+                  "strength": Param(float, min=0.0, max=1.0, default=INPAINT_STRENGTH,
+                                    help="how much of the masked part is repainted (0..1)"),
                   **COMMON})
 def run_inpaint(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Repaint the masked part of an image from a prompt."""
@@ -149,7 +155,7 @@ def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
     from sqlalchemy import select
 
     from daguerre.platform.catalog.models import Image, ImageStatus
-    from daguerre.platform.generation import make_recipe
+    from daguerre.platform.services.generation.recipe import make_recipe
 
     make_recipe(params.get("recipe"))
     ids = list(dict.fromkeys(params["image_ids"]))
@@ -164,26 +170,23 @@ def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
     missing = [i for i in ids if i not in found or i > MAX_ID]
     if missing:
         raise NotFound(f"params.image_ids: no active image with id {missing[0]}"
-                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
+                       field="params.image_ids", value=missing[0])
     _check_masks(ctx, params)
 
 
 @job_kind("restore", queue=GPU_QUEUE, check=_check_restore,
           params={"image_ids": Param(list, required=True, item=int, min=1, max=MAX_IMAGE_IDS,
                                      help="catalog ids of the photos to restore"),
-                  "recipe": Param(dict, help="recipe options (detect, inpaint, levels, "
-                                             "denoise, denoise_strength, upscale, ...)"),
+                  "recipe": Param(dict, help="restoration recipe options (each optional; "
+                                             "defaults are the weights-free recipe)"),
                   "mask": MASK, "mask_boxes": MASK_BOXES,
                   "require_diffusion": Param(bool, default=False,
                                              help="fail instead of using the weights-free "
                                                   "method when diffusion weights are missing")})
 def run_restore(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Restore damaged photos: detect damage, inpaint, levels, denoise, upscale."""
-    from daguerre.platform import generation
+    from daguerre.platform.services.generation import restore
 
-    try:
-        return generation.run_restore(ctx, handle.job_id, handle.params,
-                                      progress=handle.progress,
-                                      should_cancel=handle.should_cancel)
-    except generation.GenerationCanceled as exc:
-        raise JobCanceled(str(exc)) from None
+    return restore.run_restore(ctx, handle.job_id, handle.params, progress=handle.progress,
+                               should_cancel=handle.should_cancel)

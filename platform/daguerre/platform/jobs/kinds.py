@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from daguerre.platform.context import Context
-from daguerre.platform.errors import UserError
-from daguerre.platform.jobs.registry import CPU_QUEUE, GPU_QUEUE, JobCanceled, Param, job_kind
+from daguerre.platform.errors import BadInput, Canceled, NotFound
+from daguerre.platform.jobs.registry import CPU_QUEUE, GPU_QUEUE, Param, job_kind
 from daguerre.platform.jobs.runner import JobHandle
 
 MAX_IMAGE_IDS = 100_000
@@ -21,13 +21,16 @@ MAX_IMAGE_IDS = 100_000
 
 # -- index ------------------------------------------------------------------------------------
 def _check_library(ctx: Context, params: dict[str, Any]) -> None:
-    from daguerre.platform.indexing import IndexingError, get_library
+    from daguerre.platform.catalog.queries import find_library
 
-    try:
-        lib = get_library(ctx, params["library"])
-    except IndexingError as exc:
-        raise UserError(f"params.library: {exc}") from None
-    params["library"] = lib.name
+    # An unknown library makes the job's parameters wrong (400 from the API, like every other
+    # parameter), not the job missing; the message starts with the field, as Param's do.
+    with ctx.catalog.session() as s:
+        try:
+            params["library"] = find_library(s, params["library"]).name
+        except NotFound as exc:
+            raise BadInput(f"params.library: {exc}", field="params.library",
+                           value=params["library"]) from None
 
 
 @job_kind("index", queue=GPU_QUEUE, check=_check_library,
@@ -35,7 +38,7 @@ def _check_library(ctx: Context, params: dict[str, Any]) -> None:
                                    help="name or id of the library to index")})
 def run_index(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Index one library: scan, embed what changed, mark what vanished (incremental)."""
-    from daguerre.platform.indexing import index_library
+    from daguerre.platform.services.indexing import index_library
 
     # The job, not the process, owns the library: a re-delivered job takes its lease back.
     summary = index_library(ctx, handle.params["library"], progress=handle.progress,
@@ -59,14 +62,8 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     from sqlalchemy import select
 
     from daguerre.indexer.pipeline import Embedded, embed_files
-    from daguerre.platform.catalog.models import (
-        Image,
-        ImageEmbedding,
-        ImageStatus,
-        Library,
-        utcnow,
-    )
-    from daguerre.platform.indexing import decode_options
+    from daguerre.platform.catalog.models import Image, ImageStatus, Library
+    from daguerre.platform.services.indexing import decode_options, save_embeddings
 
     ids = sorted(set(handle.params["image_ids"]))
     encoder = ctx.encoder()
@@ -87,19 +84,8 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 
     def flush() -> None:
         nonlocal embedded
-        if not pending:
-            return
-        with store.edit() as st:  # vectors first, then the rows that say they exist
-            st.upsert(np.asarray([p[0] for p in pending], np.int64),
-                      np.stack([p[1] for p in pending]))
         with ctx.catalog.session() as s:
-            for image_id, _vec, sha in pending:
-                row = s.get(ImageEmbedding, (image_id, encoder.key))
-                if row is None:
-                    s.add(ImageEmbedding(image_id=image_id, model_key=encoder.key, sha256=sha))
-                else:
-                    row.sha256, row.created_at = sha, utcnow()
-        embedded += len(pending)
+            embedded += save_embeddings(store, s, encoder.key, pending)
         pending.clear()
 
     results = embed_files(list(by_path), encoder.encode_pixels, options,
@@ -125,7 +111,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
 
 # -- classify and duplicates: services owned by tagging.py and duplicates.py ------------------
 def _service(module: str, name: str) -> Any:
-    """``module.name``, or a UserError that says which piece this installation lacks."""
+    """``module.name``, or a BadInput that says which piece this installation lacks."""
     import importlib
 
     try:
@@ -135,7 +121,7 @@ def _service(module: str, name: str) -> Any:
             raise
     except AttributeError:
         pass
-    raise UserError(f"this installation has no {module}.{name}, which this job kind needs")
+    raise BadInput(f"this installation has no {module}.{name}, which this job kind needs")
 
 
 @job_kind("classify", queue=GPU_QUEUE,
@@ -152,7 +138,7 @@ def _service(module: str, name: str) -> Any:
                                help="at most this many tags per image (default 3)")})
 def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Tag images zero-shot with the CLIP model (model tags with scores)."""
-    return _service("daguerre.platform.tagging", "classify_job")(ctx, handle)
+    return _service("daguerre.platform.services.tags", "classify_job")(ctx, handle)
 
 
 @job_kind("duplicates", queue=CPU_QUEUE,
@@ -165,7 +151,7 @@ def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
                                         help="near tier: largest perceptual-hash distance")})
 def run_duplicates(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Find near-duplicate groups from stored vectors and perceptual hashes."""
-    return _service("daguerre.platform.duplicates", "duplicates_job")(ctx, handle)
+    return _service("daguerre.platform.services.duplicates", "duplicates_job")(ctx, handle)
 
 
 # -- noop -------------------------------------------------------------------------------------
@@ -183,8 +169,8 @@ def run_noop(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if handle.should_cancel():
-            raise JobCanceled(f"noop job {handle.job_id} canceled")
+            raise Canceled(f"noop job {handle.job_id} canceled")
         time.sleep(min(0.1, max(0.0, end - time.monotonic())))
     if handle.params.get("fail"):
-        raise UserError(handle.params["fail"])
+        raise BadInput(handle.params["fail"])
     return {"slept": seconds}

@@ -7,8 +7,8 @@
 
 The function runs in a worker with the worker's :class:`~daguerre.platform.context.Context`
 and a :class:`~daguerre.platform.jobs.runner.JobHandle`; what it returns (a JSON-able dict or
-None) becomes the job's ``result``. It stops early by raising :class:`JobCanceled` (or
-``indexing.Canceled``) when ``should_cancel()`` says so; any other exception fails the job with
+None) becomes the job's ``result``. It stops early by raising
+:class:`~daguerre.platform.errors.Canceled` when ``should_cancel()`` says so; any other exception fails the job with
 its message. Kinds live in the modules named by :data:`KIND_MODULES`, imported on first lookup,
 so the generator's kinds slot in by adding their module there.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from daguerre.platform.errors import UserError
+from daguerre.platform.errors import BadInput
 
 if TYPE_CHECKING:
     from daguerre.platform.context import Context
@@ -35,10 +35,6 @@ KIND_MODULES: list[str] = ["daguerre.platform.jobs.kinds", "daguerre.platform.jo
 
 RunFn = Callable[["Context", "JobHandle"], "dict[str, Any] | None"]
 CheckFn = Callable[["Context", dict[str, Any]], None]
-
-
-class JobCanceled(Exception):
-    """Raised by a kind between batches or steps when its handle says to stop."""
 
 
 _MISSING = object()
@@ -68,21 +64,24 @@ class Param:
             value = float(value)
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             wanted = " or ".join(t.__name__ for t in types)
-            raise UserError(f"{where} must be {wanted}, got {value!r}")
+            raise BadInput(f"{where} must be {wanted}, got {value!r}", field=where, value=value)
         if self.choices is not None and value not in self.choices:
-            raise UserError(f"{where} must be one of {', '.join(map(str, self.choices))}, "
-                            f"got {value!r}")
+            raise BadInput(f"{where} must be one of {', '.join(map(str, self.choices))}, "
+                           f"got {value!r}", field=where, value=value)
         size = len(value) if isinstance(value, list | str) else value
         if isinstance(size, int | float) and not isinstance(size, bool):
             what = "length" if isinstance(value, list | str) else "value"
             if self.min is not None and size < self.min:
-                raise UserError(f"{where} {what} must be at least {self.min:g}, got {size!r}")
+                raise BadInput(f"{where} {what} must be at least {self.min:g}, got {size!r}",
+                               field=where, value=value)
             if self.max is not None and size > self.max:
-                raise UserError(f"{where} {what} must be at most {self.max:g}, got {size!r}")
+                raise BadInput(f"{where} {what} must be at most {self.max:g}, got {size!r}",
+                               field=where, value=value)
         if self.item is not None and isinstance(value, list):
             for i, v in enumerate(value):
                 if isinstance(v, bool) or not isinstance(v, self.item):
-                    raise UserError(f"{where}[{i}] must be {self.item.__name__}, got {v!r}")
+                    raise BadInput(f"{where}[{i}] must be {self.item.__name__}, got {v!r}",
+                               field=f"{where}[{i}]", value=v)
         return value
 
 
@@ -96,22 +95,24 @@ class JobKind:
     description: str = ""
 
     def validate(self, ctx: Context, params: Any) -> dict[str, Any]:
-        """``params`` checked and completed with defaults; UserError names the bad field."""
+        """``params`` checked and completed with defaults; BadInput names the bad field."""
         if params is None:
             params = {}
         if not isinstance(params, Mapping):
-            raise UserError(f"params must be an object, got {type(params).__name__}")
+            raise BadInput(f"params must be an object, got {type(params).__name__}",
+                           field="params")
         unknown = sorted(set(params) - set(self.params))
         if unknown:
             known = ", ".join(sorted(self.params)) or "none"
-            raise UserError(f"params.{unknown[0]}: unknown parameter for a {self.name} job "
-                            f"(known: {known})")
+            raise BadInput(f"params.{unknown[0]}: unknown parameter for a {self.name} job "
+                           f"(known: {known})", field=f"params.{unknown[0]}")
         out: dict[str, Any] = {}
         for name, spec in self.params.items():
             value = params.get(name, _MISSING)
             if value is _MISSING or value is None:
                 if spec.required:
-                    raise UserError(f"params.{name} is required for a {self.name} job")
+                    raise BadInput(f"params.{name} is required for a {self.name} job",
+                                   field=f"params.{name}")
                 if spec.default is not None:
                     out[name] = spec.default
                 continue
@@ -154,5 +155,6 @@ def load_kinds() -> dict[str, JobKind]:
 def get_kind(name: str) -> JobKind:
     kinds = load_kinds()
     if not isinstance(name, str) or name not in kinds:
-        raise UserError(f"kind must be one of {', '.join(sorted(kinds))}, got {name!r}")
+        raise BadInput(f"kind must be one of {', '.join(sorted(kinds))}, got {name!r}",
+                       field="kind", value=name)
     return kinds[name]

@@ -16,9 +16,10 @@ from typing import Any
 
 from daguerre.platform.catalog.models import Job, JobStatus
 from daguerre.platform.context import Context
-from daguerre.platform.errors import UserError
+from daguerre.platform.error_map import kind_of
+from daguerre.platform.errors import Canceled
 from daguerre.platform.jobs import lease
-from daguerre.platform.jobs.registry import JobCanceled, get_kind
+from daguerre.platform.jobs.registry import get_kind
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,9 @@ class JobHandle:
         return self._cancel_flag
 
     def check_canceled(self) -> None:
-        """Raise :class:`JobCanceled` when :meth:`should_cancel` says so."""
+        """Raise :class:`~daguerre.platform.errors.Canceled` when :meth:`should_cancel` says so."""
         if self.should_cancel():
-            raise JobCanceled(f"job {self.job_id} stopped")
+            raise Canceled(f"job {self.job_id} stopped")
 
 
 class _Heartbeat(threading.Thread):
@@ -130,25 +131,19 @@ class _Heartbeat(threading.Thread):
                 log.exception("job %s: could not renew the lease", h.job_id)
 
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, UserError):
-        return str(exc)
-    name = type(exc).__name__
+def _told(exc: BaseException) -> bool:
+    """Whether ``exc``'s message is the whole story for a person (no traceback in the log)."""
+    return kind_of(exc) is not None
+
+
+def job_error(exc: BaseException) -> str:
+    """A failed job's ``error``: the message of an error a person can act on (the same classes
+    the CLI shows as one line); the class and message of anything else (a bug)."""
     text = str(exc)
-    if name in {"IndexingError", "WeightsUnavailable", "ModelError", "StoreError",
-                "DecodeError", "ConfigError"}:
-        return text or name
+    if _told(exc):
+        return text or type(exc).__name__
+    name = type(exc).__name__
     return f"{name}: {text}" if text else name
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    if isinstance(exc, JobCanceled):
-        return True
-    try:
-        from daguerre.platform.indexing import Canceled
-    except ImportError:  # pragma: no cover - indexing is part of the platform
-        return False
-    return isinstance(exc, Canceled)
 
 
 def execute(ctx: Context, job_id: int, worker: str, *,
@@ -210,7 +205,7 @@ def _on_error(ctx: Context, handle: JobHandle, exc: BaseException,
         lease.finish(cat, job_id, worker, JobStatus.FAILED, progress=pending,
                      error=f"exceeded the soft time limit of {limit} s (task_soft_time_limit)")
         return "failed"
-    if _is_cancel(exc) or isinstance(exc, KeyboardInterrupt | SystemExit):
+    if isinstance(exc, Canceled | KeyboardInterrupt | SystemExit):
         with cat.session() as s:
             canceled = bool(s.get(Job, job_id).cancel_requested)
         if not canceled and handle.stopping:
@@ -225,8 +220,8 @@ def _on_error(ctx: Context, handle: JobHandle, exc: BaseException,
         lease.finish(cat, job_id, worker, JobStatus.CANCELED, progress=pending,
                      error=None if canceled else str(exc) or "canceled")
         return "canceled"
-    if not isinstance(exc, UserError):
+    if not _told(exc):
         log.error("job %s (%s) failed:\n%s", job_id, handle.kind,
                   "".join(traceback.format_exception(exc)))
-    lease.finish(cat, job_id, worker, JobStatus.FAILED, error=_reason(exc), progress=pending)
+    lease.finish(cat, job_id, worker, JobStatus.FAILED, error=job_error(exc), progress=pending)
     return "failed"

@@ -1,8 +1,10 @@
 """The one Celery task, ``daguerre.run_job(job_id)``, and the worker's housekeeping.
 
 A worker process keeps one :class:`Context` (so a model is loaded once and reused by every job it
-runs), sweeps for abandoned jobs when it becomes ready and then periodically, and, when it is
-asked to shut down, stops the running job at its next batch and puts it back on the queue.
+runs), records itself in the catalog's ``workers`` table when it becomes ready (see
+:mod:`daguerre.platform.services.workers`), sweeps for abandoned jobs and renews its heartbeat
+then and periodically, names the job it runs, and, when it is asked to shut down, marks itself
+stopped, stops the running job at its next batch and puts it back on the queue.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +22,7 @@ from daguerre.platform.config import Settings, load_settings
 if TYPE_CHECKING:
     from celery import Celery
 
+    from daguerre.platform.catalog.db import Catalog
     from daguerre.platform.context import Context
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,21 @@ def worker_context(settings: Settings | None = None) -> Context:
     return ctx
 
 
+def worker_name(node: str | None, pid: int) -> str:
+    """A worker's identity: its Celery node name (or this host's name) and a process id. The
+    name a job's lease is held under, and the worker's row in the catalog."""
+    return f"{node or socket.gethostname()}:{pid}"
+
+
+def _device(settings: Settings) -> str:
+    from daguerre.indexer.models import resolve_device
+
+    try:
+        return resolve_device(settings.device)
+    except Exception:  # noqa: BLE001 - no torch here: say what was configured
+        return settings.device
+
+
 def queue_of(kind: str) -> str:
     from daguerre.platform.jobs.registry import GPU_QUEUE, get_kind
 
@@ -56,11 +75,22 @@ class Sweeper(threading.Thread):
         super().__init__(name="daguerre-sweeper", daemon=True)
         self.app, self.settings, self.alive_file = app, settings, alive_file
         self.stop_event = threading.Event()
+        self.identity: dict[str, object] | None = None  # record()'s arguments, set when ready
 
     def send(self, job_id: int, kind: str) -> None:
         from daguerre.platform.jobs.celery_app import send_job
 
         send_job(self.settings, job_id, queue_of(kind), app=self.app)
+
+    def beat(self, catalog: Catalog) -> None:
+        """Renew this worker's heartbeat; record it again if its row went (pruned, new DB)."""
+        from daguerre.platform.services import workers
+
+        if self.identity is None:
+            return
+        name = str(self.identity["name"])
+        if not workers.heartbeat(catalog, name):
+            workers.record(catalog, **self.identity)  # type: ignore[arg-type]
 
     def run(self) -> None:
         from daguerre.platform.catalog.db import Catalog
@@ -71,6 +101,7 @@ class Sweeper(threading.Thread):
         try:
             while True:
                 try:
+                    self.beat(catalog)
                     sweep(catalog, lease_seconds, self.send)
                     if self.alive_file:  # a container health check reads its mtime
                         Path(self.alive_file).touch()
@@ -82,19 +113,33 @@ class Sweeper(threading.Thread):
             catalog.dispose()
 
 
+def _quietly(fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+    """Bookkeeping about the worker must never fail a job or stop a shutdown."""
+    try:
+        fn(*args, **kwargs)
+    except Exception:  # noqa: BLE001 - a database hiccup: the next heartbeat repairs the row
+        log.exception("could not update this worker's row (%s)", getattr(fn, "__name__", fn))
+
+
 def register_worker(app: Celery, settings: Settings, alive_file: str | None = None) -> None:
     """Register ``run_job`` on ``app`` and the signal handlers of a worker process.
     ``alive_file`` is touched after every successful sweep (for health checks)."""
     from celery import signals
 
+    from daguerre.platform.services import workers
+
     sweeper = Sweeper(app, settings, alive_file)
+    # The worker's row is named after the main process: a prefork child (forked before it
+    # could learn anything at run time) inherits this pid and so names the same row.
+    main_pid = os.getpid()
 
     @app.task(name="daguerre.run_job", bind=True, acks_late=True, reject_on_worker_lost=True,
               ignore_result=True)
     def run_job(self, job_id: int) -> str:  # noqa: ANN001 - bound Celery task
         from daguerre.platform.jobs.runner import execute
 
-        worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+        worker = worker_name(self.request.hostname, os.getpid())
+        me = worker_name(self.request.hostname, main_pid)
 
         def requeue(jid: int, kind: str) -> None:
             sweeper.send(jid, kind)
@@ -107,18 +152,33 @@ def register_worker(app: Celery, settings: Settings, alive_file: str | None = No
             logging.shutdown()
             os._exit(HARD_LIMIT_EXIT_CODE)
 
-        return execute(worker_context(settings), int(job_id), worker,
-                       stopping=_stopping.is_set, requeue=requeue, on_hard_limit=end_worker)
+        ctx = worker_context(settings)
+        _quietly(workers.set_current, ctx.catalog, me, int(job_id))
+        try:
+            return execute(ctx, int(job_id), worker, stopping=_stopping.is_set,
+                           requeue=requeue, on_hard_limit=end_worker)
+        finally:
+            _quietly(workers.set_current, ctx.catalog, me, None)
 
-    def on_ready(**_kw: object) -> None:
+    def on_ready(sender: object = None, **_kw: object) -> None:
         settings.ensure_dirs()
-        worker_context(settings).catalog  # noqa: B018 - migrate the schema before any job
+        catalog = worker_context(settings).catalog  # migrates the schema before any job
+        # ``sender`` is the worker's Consumer: its node name and the queues it consumes.
+        consumer = getattr(sender, "task_consumer", None)
+        queues = [q.name for q in getattr(consumer, "queues", None) or []]
+        node = getattr(sender, "hostname", None)
+        sweeper.identity = {"name": worker_name(node, main_pid), "host": socket.gethostname(),
+                            "pid": main_pid, "queues": queues, "device": _device(settings)}
+        _quietly(workers.record, catalog, **sweeper.identity)
         if not sweeper.is_alive():
             sweeper.start()
 
     def on_shutting_down(**_kw: object) -> None:
         _stopping.set()
         sweeper.stop_event.set()
+        if sweeper.identity is not None:
+            _quietly(workers.mark_stopped, worker_context(settings).catalog,
+                     str(sweeper.identity["name"]))
 
     def on_process_init(**_kw: object) -> None:
         _stopping.clear()  # a fresh prefork child; it gets its own Context on first use

@@ -1,35 +1,71 @@
 """JSON errors for everything under ``/api``: no HTML error page, no traceback ever leaves.
 
-Every error body is ``{"error": message}``, plus ``"field"`` when one input was at fault. The
-mapping: :class:`ApiError` carries its own status; ``NotFound`` → 404; ``UserError`` and a decode
-failure → 400; a missing model or an unusable store → 503 (the server is misconfigured, the
-request was fine); any other exception → 500 with a generic message (the details go to the log).
+Every error body is ``{"error": message}``, plus ``"field"`` when one input was at fault and
+``"value"`` when its value is worth echoing. The status comes from :data:`HTTP_STATUS`, one table
+keyed by the error classes of :mod:`daguerre.platform.errors` (and the libraries' own errors):
+nothing here looks at a message or a class name. Any other exception is a 500 with a generic
+message (the details go to the log).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.error_map import lookup
+from daguerre.platform.errors import (
+    BadInput,
+    Canceled,
+    Conflict,
+    DaguerreError,
+    Forbidden,
+    NotFound,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(UserError):
-    """An error answered with ``status`` and a message naming ``field``."""
-
-    def __init__(self, message: str, *, field: str | None = None, status: int = 400) -> None:
-        super().__init__(message, field=field)
-        self.status = status
+class WrongContentType(BadInput):
+    """The request body is not of the media type the endpoint reads (an HTTP-only case)."""
 
 
-def error_response(status: int, message: str, field: str | None = None) -> Response:
-    body: dict[str, str] = {"error": message}
+# The status of each error class (a subclass not listed takes its nearest base's).
+HTTP_STATUS: dict[type[DaguerreError], int] = {
+    WrongContentType: 415,
+    BadInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+    Unavailable: 503,
+    Canceled: 409,
+    DaguerreError: 400,
+}
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status for ``exc`` from the table, or None for an unexpected error."""
+    return lookup(HTTP_STATUS, exc)
+
+
+def _jsonable(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return len(repr(value)) <= 200
+
+
+def error_response(status: int, message: str, field: str | None = None,
+                   value: object = None, *, with_value: bool = False) -> Response:
+    body: dict[str, object] = {"error": message}
     if field:
         body["field"] = field
+    if with_value and _jsonable(value):
+        body["value"] = value
     resp = jsonify(body)
     resp.status_code = status
     return resp
@@ -39,39 +75,11 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
-def _unavailable_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean the server cannot do this now (missing weights, broken store)."""
-    found: list[type[BaseException]] = []
-    try:
-        from daguerre.indexer.models import ModelError
-
-        found.append(ModelError)
-    except ImportError:
-        pass
-    try:
-        from daguerre.indexer.store import StoreError
-
-        found.append(StoreError)
-    except ImportError:
-        pass
-    from daguerre.platform.config import ConfigError
-
-    found.append(ConfigError)
-    return tuple(found)
-
-
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, str(exc), exc.field)
-
-    @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound) -> Response:
-        return error_response(404, str(exc), getattr(exc, "field", None))
-
-    @app.errorhandler(UserError)
-    def _user_error(exc: UserError) -> Response:
-        return error_response(400, str(exc), getattr(exc, "field", None))
+    @app.errorhandler(DaguerreError)
+    def _daguerre_error(exc: DaguerreError) -> Response:
+        return error_response(status_of(exc) or 400, str(exc), exc.field, exc.value,
+                              with_value=exc.has_value)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
@@ -91,12 +99,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        from daguerre.indexer.decode import DecodeError
-
-        if isinstance(exc, DecodeError):
-            return error_response(400, f"image: {exc}", "image")
-        if isinstance(exc, _unavailable_errors()):
-            log.warning("service unavailable: %s", exc)
-            return error_response(503, f"service unavailable: {exc}")
+        status = status_of(exc)
+        if status is not None:  # a library's error (decode, model, store, settings)
+            if status >= 500:
+                log.warning("service unavailable: %s", exc)
+                return error_response(status, f"service unavailable: {exc}")
+            # The one input a library decodes is an uploaded image.
+            return error_response(status, f"image: {exc}", "image")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal server error (see the server log)")

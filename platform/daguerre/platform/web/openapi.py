@@ -12,15 +12,28 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
+from daguerre.platform.catalog.filters import (
+    MAX_DATE_CHARS,
+    MAX_FORMAT_CHARS,
+    MAX_RATING,
+    MAX_SIDE,
+)
+from daguerre.platform.constants import (
+    IMAGE_ORIGINS,
+    IMAGE_STATUSES,
+    MAX_ID,
+    MAX_NAME_CHARS,
+    MAX_PATH_CHARS,
+    REVIEW_STATES,
+    TAG_SOURCES,
+)
+from daguerre.platform.services.tags import MAX_IMAGE_IDS
 from daguerre.platform.web.api import PREFIX
 from daguerre.platform.web.api import generate as generate_api
-from daguerre.platform.web.api.filters import ORIGINS
 from daguerre.platform.web.params import MAX_LIMIT, MAX_OFFSET
 
 REF = "#/components/schemas/"
 JOB_STATUSES = ["queued", "running", "succeeded", "failed", "canceled"]
-IMAGE_STATUSES = ["active", "missing", "deleted", "duplicate"]
-REVIEW_STATES = ["unreviewed", "approved", "rejected"]
 
 
 # Strings the server stores or compares in SQL refuse NUL (PostgreSQL cannot hold it): say so.
@@ -47,6 +60,7 @@ def _errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Bad input; the message (and `field`) name what was wrong.",
         401: "Missing, invalid or revoked token.",
+        403: "Not allowed: a place no library may be, or a role without the right.",
         404: "No such resource.",
         409: "Conflicts with the current state.",
         413: "Request body over the upload limit.",
@@ -76,20 +90,25 @@ PAGE = [
        "results to skip (stable order)"),
 ]
 
-_DATE = {"type": "string", "format": "date",
+# The catalog filters (catalog/filters.py checks them, for the API and the CLI alike). A string
+# filter left empty means "any"; a date or a number given empty is refused (400).
+_DATE = {"type": "string", "format": "date", "minLength": 1, "maxLength": MAX_DATE_CHARS,
          "description": "ISO date (2024-05-31); an ISO date-time is accepted too"}
+_SIDE = {"type": "integer", "minimum": 0, "maximum": MAX_SIDE}
 FILTERS = [
-    _q("library", _str(200), "library id or name"),
-    _q("folder", _str(4096),
+    _q("library", _str(MAX_NAME_CHARS), "library id or name"),
+    _q("folder", _str(MAX_PATH_CHARS),
        "folder inside the library (path prefix, e.g. `2023/summer`)"),
-    _q("date_from", _DATE, "earliest capture time (EXIF)"),
+    _q("date_from", _DATE, "earliest capture time (EXIF); a `date_from` later than `date_to` "
+                           "is an empty range (an empty page, not an error)"),
     _q("date_to", _DATE, "latest capture time; a bare date includes the whole day"),
-    _q("tag", _str(200), "images with this tag"),
-    _q("min_rating", {"type": "integer", "minimum": 0, "maximum": 5}, "minimum rating"),
-    _q("origin", {"type": "string", "enum": list(ORIGINS)}, "where images came from"),
-    _q("format", _str(16), "file format (JPEG, PNG, ...)"),
-    _q("min_width", {"type": "integer", "minimum": 0, "maximum": 1_000_000}, "minimum width"),
-    _q("min_height", {"type": "integer", "minimum": 0, "maximum": 1_000_000}, "minimum height"),
+    _q("tag", _str(MAX_NAME_CHARS), "images with this tag"),
+    _q("min_rating", {"type": "integer", "minimum": 0, "maximum": MAX_RATING},
+       "minimum rating (an integral number such as 3.0 counts as the integer)"),
+    _q("origin", {"type": "string", "enum": list(IMAGE_ORIGINS)}, "where images came from"),
+    _q("format", _str(MAX_FORMAT_CHARS), "file format (JPEG, PNG, ...; JPG and TIF too)"),
+    _q("min_width", _SIDE, "minimum width"),
+    _q("min_height", _SIDE, "minimum height"),
 ]
 SEARCH_OPTS = PAGE + [
     _q("min_score", {"type": "number", "minimum": -1, "maximum": 1},
@@ -97,6 +116,15 @@ SEARCH_OPTS = PAGE + [
 ] + FILTERS
 
 _NULL_STR = {"type": ["string", "null"]}
+# Names (services/tags.check_name): whitespace runs collapse to one space, something must be
+# left, and no control character may remain. The control characters that are whitespace (tab,
+# newline, \x1c-\x1f, \x85) collapse like spaces, so only the others are refused here.
+_BAD_CC = "\\u0000-\\u0008\\u000e-\\u001b\\u007f-\\u0084\\u0086-\\u009f"
+LIBRARY_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
+                "pattern": f"^[^{_BAD_CC}]*[^\\s{_BAD_CC}][^{_BAD_CC}]*$"}
+LIBRARY_PATH = _str(MAX_PATH_CHARS, minLength=1, pattern="^/[^\\u0000]*$", description=(
+    "absolute path of an existing folder on the server (resolved first); not a system folder "
+    "nor inside the data directory"))
 _NULL_INT = {"type": ["integer", "null"]}
 _STAMP = {"type": ["string", "null"], "format": "date-time"}
 
@@ -116,16 +144,52 @@ SCHEMAS: dict[str, Any] = {
     },
     "NewLibrary": {
         "type": "object", "required": ["path"],
+        "properties": {"path": LIBRARY_PATH,
+                       "name": {**LIBRARY_NAME, "description": "default: the folder's name"}},
+    },
+    "LibraryUpdate": {
+        "type": "object", "required": ["name"],
+        "properties": {"name": {**LIBRARY_NAME, "description": "the new name"}},
+    },
+    "LibraryMove": {
+        "type": "object", "required": ["path"],
+        "properties": {"path": LIBRARY_PATH},
+    },
+    "LibraryMoved": {
+        "type": "object", "required": ["library", "found", "not_found"],
         "properties": {
-            "path": _str(4096, description="absolute path of an existing folder on the server"),
-            "name": _str(200, description="default: the folder's name"),
+            "library": _ref("Library"),
+            "found": {"type": "integer", "minimum": 0,
+                      "description": "images whose file is under the new root (kept as they are)"},
+            "not_found": {"type": "integer", "minimum": 0,
+                          "description": "images not found there; the next index marks them "
+                                         "missing"},
+        },
+    },
+    "LibraryRemoved": {
+        "type": "object",
+        "required": ["id", "name", "root", "images", "vectors", "thumbnails", "kept_children"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "root": {"type": "string", "description": "its folder, left untouched"},
+            "images": {"type": "integer", "minimum": 0, "description": "catalog rows removed"},
+            "vectors": {"type": "integer", "minimum": 0,
+                        "description": "vectors removed, over every model's store"},
+            "thumbnails": {"type": "integer", "minimum": 0,
+                           "description": "thumbnail files no other image used, deleted"},
+            "kept_children": {"type": "integer", "minimum": 0,
+                              "description": "lineage rows of generated images made from its "
+                                             "photos, kept with `params.removed_parent`"},
         },
     },
     "ImageTag": {
         "type": "object", "required": ["name", "source", "score"],
+        "description": "a tag on an image; an image's tags list a person's first (by name), "
+                       "then the model's, highest score first",
         "properties": {"name": {"type": "string"},
-                       "source": {"type": "string", "enum": ["user", "model"]},
-                       "score": {"type": ["number", "null"]}},
+                       "source": {"type": "string", "enum": list(TAG_SOURCES)},
+                       "score": {"type": ["number", "null"],
+                                 "description": "the model's probability; null for a person's"}},
     },
     "Image": {
         "type": "object",
@@ -140,7 +204,7 @@ SCHEMAS: dict[str, Any] = {
             "width": {"type": "integer"}, "height": {"type": "integer"},
             "format": {"type": "string"}, "captured_at": _STAMP,
             "status": {"type": "string", "enum": IMAGE_STATUSES},
-            "origin": {"type": "string", "enum": list(ORIGINS)},
+            "origin": {"type": "string", "enum": list(IMAGE_ORIGINS)},
             "rating": _NULL_INT, "review_state": {"type": "string", "enum": REVIEW_STATES},
             "duplicate_of": _NULL_INT, "created_at": _STAMP,
             "tags": {"type": "array", "items": _ref("ImageTag")},
@@ -172,7 +236,8 @@ SCHEMAS: dict[str, Any] = {
             "score": {"type": "number", "description": "cosine similarity to the query"},
             "path": {"type": "string"}, "library": _NULL_STR,
             "width": {"type": "integer"}, "height": {"type": "integer"},
-            "rating": _NULL_INT, "origin": {"type": ["string", "null"], "enum": [*ORIGINS, None]},
+            "rating": _NULL_INT, "origin": {"type": ["string", "null"],
+                                         "enum": [*IMAGE_ORIGINS, None]},
             "review_state": {"type": ["string", "null"], "enum": [*REVIEW_STATES, None]},
             "thumbnail_url": {"type": "string"}, "original_url": {"type": "string"},
         },
@@ -220,15 +285,43 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"items": {"type": "array", "items": _ref("Job")},
                        "limit": {"type": "integer"}, "offset": {"type": "integer"}},
     },
+    "Worker": {
+        "type": "object",
+        "required": ["name", "host", "pid", "queues", "device", "alive", "current_job_id",
+                     "started_at", "last_seen_at", "stopped_at"],
+        "properties": {
+            "name": {"type": "string", "description": "the worker's identity, `<node>:<pid>`"},
+            "host": {"type": "string"}, "pid": {"type": "integer"},
+            "queues": {"type": "array", "items": {"type": "string"}},
+            "device": _NULL_STR,
+            "alive": {"type": "boolean",
+                      "description": "its heartbeat is recent and it did not stop"},
+            "current_job_id": _NULL_INT, "started_at": {"type": "string"},
+            "last_seen_at": {"type": "string"}, "stopped_at": _NULL_STR,
+        },
+    },
+    "WorkerList": {
+        "type": "object", "required": ["items"],
+        "properties": {"items": {"type": "array", "items": _ref("Worker")}},
+    },
     "NewJob": {
         "type": "object", "required": ["kind"],
         "properties": {"kind": _str(64, description="index, embed, classify, duplicates, ..."),
                        "params": {"type": "object"}},
     },
+    # Tags and collections (services/tags.py, services/collections.py): counts are of active
+    # images; names follow LIBRARY_NAME's rule (trimmed, non-empty, no control characters).
     "Tag": {
-        "type": "object", "required": ["id", "name", "images"],
-        "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
-                       "images": {"type": "integer"}},
+        "type": "object", "required": ["id", "name", "images", "user", "model"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "images": {"type": "integer", "minimum": 0,
+                       "description": "active images with the tag, from either source"},
+            "user": {"type": "integer", "minimum": 0,
+                     "description": "active images a person tagged"},
+            "model": {"type": "integer", "minimum": 0,
+                      "description": "active images the model tagged"},
+        },
     },
     "TagPage": {
         "type": "object", "required": ["items", "limit", "offset"],
@@ -248,8 +341,49 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "NewTag": {
+        "type": "object", "required": ["name"], "properties": {"name": LIBRARY_NAME},
+    },
+    "Collection": {
+        "type": "object", "required": ["id", "name", "images", "created_at"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                       "images": {"type": "integer", "minimum": 0,
+                                  "description": "active images in it"},
+                       "created_at": _STAMP},
+    },
+    "CollectionName": {
         "type": "object", "required": ["name"],
-        "properties": {"name": {**_str(200), "minLength": 1}},
+        "properties": {"name": {**LIBRARY_NAME, "description": "unique among collections"}},
+    },
+    "ImageIds": {
+        "type": "object", "required": ["image_ids"],
+        "properties": {"image_ids": {
+            "type": "array", "minItems": 1, "maxItems": MAX_IMAGE_IDS,
+            "items": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            "description": "ids of images in the catalog (each must exist)"}},
+    },
+    "CollectionChange": {
+        "type": "object", "required": ["collection"],
+        "properties": {"added": {"type": "integer", "minimum": 0,
+                                 "description": "images that were not in it yet"},
+                       "removed": {"type": "integer", "minimum": 0,
+                                   "description": "images that were in it"},
+                       "collection": _ref("Collection")},
+    },
+    "CollectionImagePage": {
+        "type": "object", "required": ["items", "total", "limit", "offset"],
+        "properties": {
+            "items": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "library", "path", "width", "height", "format", "rating",
+                             "added_at", "thumbnail_url", "original_url"],
+                "properties": {"id": {"type": "integer"}, "library": _NULL_STR,
+                               "path": {"type": "string"}, "width": {"type": "integer"},
+                               "height": {"type": "integer"}, "format": {"type": "string"},
+                               "rating": _NULL_INT, "added_at": _STAMP,
+                               "thumbnail_url": {"type": "string"},
+                               "original_url": {"type": "string"}}}},
+            "total": {"type": "integer"}, "limit": {"type": "integer"},
+            "offset": {"type": "integer"}},
     },
 }
 
@@ -278,6 +412,7 @@ def _file(mime: str, description: str) -> dict[str, Any]:
 LIB_ID = _path_id("library_id", "library")
 IMG_ID = _path_id("image_id", "image")
 JOB_ID = _path_id("job_id", "job")
+COLLECTION_ID = _path_id("collection_id", "collection")
 QUERY_TOKEN = _q("token", {"type": "string"},
                  "API token, for `<img src>` where no header can be sent")
 
@@ -291,13 +426,33 @@ def _paths() -> dict[str, Any]:
                 "Libraries with their active image counts"), **_errors(401)}, tag="libraries"),
             "post": _op("Add a library (an existing folder on the server)",
                         {"201": _json(_ref("Library"), "The new library"),
-                         **_errors(400, 401, 409, 415)},
+                         **_errors(400, 401, 403, 404, 409, 415)},
                         body=_body("NewLibrary"), tag="libraries"),
         },
         "/libraries/{library_id}": {
             "get": _op("Show a library", {"200": _json(_ref("Library"), "The library"),
                                           **_errors(401, 404)},
                        params=[LIB_ID], tag="libraries"),
+            "patch": _op("Rename a library", {
+                "200": _json(_ref("Library"), "The renamed library"),
+                **_errors(400, 401, 404, 409, 415)},
+                params=[LIB_ID], body=_body("LibraryUpdate"), tag="libraries"),
+            "delete": _op(
+                "Remove a library: its catalog rows, vectors and unused thumbnails (its files "
+                "on disk are never touched; images generated from them stay). 409 while it is "
+                "being indexed.",
+                {"200": _json(_ref("LibraryRemoved"), "What was removed"),
+                 **_errors(401, 404, 409, 503)},
+                params=[LIB_ID], tag="libraries"),
+        },
+        "/libraries/{library_id}/move": {
+            "post": _op(
+                "Point a library at the folder its photos moved to; images keep their ids, "
+                "tags, ratings and vectors. 409 when another library has that folder or it is "
+                "being indexed.",
+                {"200": _json(_ref("LibraryMoved"), "The library and what was found"),
+                 **_errors(400, 401, 403, 404, 409, 415)},
+                params=[LIB_ID], body=_body("LibraryMove"), tag="libraries"),
         },
         "/libraries/{library_id}/scan": {
             "post": _op("Index the library (queues an `index` job)",
@@ -344,27 +499,63 @@ def _paths() -> dict[str, Any]:
             "get": _op("Tags of an image", {"200": _json(_ref("ImageTags"), "Its tags"),
                                             **_errors(401, 404)},
                        params=[IMG_ID], tag="tags"),
-            "post": _op("Add a user tag", {
+            "post": _op("Add a person's tag (source `user`)", {
                 "201": _json(_ref("ImageTags"), "Tag added; the image's tags"),
                 "200": _json(_ref("ImageTags"), "The image had the tag already"),
                 **_errors(400, 401, 404, 415)},
                 params=[IMG_ID], body=_body("NewTag"), tag="tags"),
         },
         "/images/{image_id}/tags/{name}": {
-            "delete": _op("Remove a user tag", {
+            "delete": _op("Remove a tag, whoever set it (a person or the model)", {
                 "200": _json(_ref("ImageTags"), "Tag removed; the image's tags"),
                 **_errors(400, 401, 404)},
                 params=[IMG_ID, {"name": "name", "in": "path", "required": True,
-                                 "schema": {"type": "string", "minLength": 1},
-                                 "description": "the tag's name"}],
+                                 "schema": LIBRARY_NAME,
+                                 "description": "the tag's name (404 when the image does not "
+                                                "carry it)"}],
                 tag="tags"),
         },
         "/tags": {
-            "get": _op("List tags with image counts", {
+            "get": _op("List tags on active images, with counts", {
                 "200": _json(_ref("TagPage"), "Tags by name"), **_errors(400, 401)},
-                params=[*PAGE, _q("source", {"type": "string", "enum": ["user", "model"]},
-                                  "only tags from this source")],
+                params=[*PAGE, _q("source", {"type": "string", "enum": list(TAG_SOURCES)},
+                                  "only tags this source set on an active image")],
                 tag="tags"),
+        },
+        "/collections": {
+            "get": _op("List collections by name, with active image counts", {
+                "200": _json({"type": "object", "required": ["items"],
+                              "properties": {"items": {"type": "array",
+                                                       "items": _ref("Collection")}}},
+                             "Every collection"), **_errors(401)}, tag="collections"),
+            "post": _op("Create an empty collection", {
+                "201": _json(_ref("Collection"), "The new collection"),
+                **_errors(400, 401, 409, 415)}, body=_body("CollectionName"), tag="collections"),
+        },
+        "/collections/{collection_id}": {
+            "get": _op("Show a collection", {"200": _json(_ref("Collection"), "The collection"),
+                                             **_errors(401, 404)},
+                       params=[COLLECTION_ID], tag="collections"),
+            "patch": _op("Rename a collection", {
+                "200": _json(_ref("Collection"), "The collection as it is now"),
+                **_errors(400, 401, 404, 409, 415)},
+                params=[COLLECTION_ID], body=_body("CollectionName"), tag="collections"),
+            "delete": _op("Delete a collection (never its images)", {
+                "204": {"description": "Deleted"}, **_errors(401, 404)},
+                params=[COLLECTION_ID], tag="collections"),
+        },
+        "/collections/{collection_id}/images": {
+            "get": _op("A collection's active images, the most recently added first", {
+                "200": _json(_ref("CollectionImagePage"), "A page of its images"),
+                **_errors(400, 401, 404)}, params=[COLLECTION_ID, *PAGE], tag="collections"),
+            "post": _op("Add images to a collection (those already in it are skipped)", {
+                "200": _json(_ref("CollectionChange"), "How many were added; the collection"),
+                **_errors(400, 401, 404, 415)},
+                params=[COLLECTION_ID], body=_body("ImageIds"), tag="collections"),
+            "delete": _op("Take images out of a collection (the images stay)", {
+                "200": _json(_ref("CollectionChange"), "How many were removed; the collection"),
+                **_errors(400, 401, 404, 415)},
+                params=[COLLECTION_ID], body=_body("ImageIds"), tag="collections"),
         },
         "/search": {
             "get": _op("Search by text (query syntax and filters)", {
@@ -390,6 +581,7 @@ def _paths() -> dict[str, Any]:
                         "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                         "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                         "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+                        **{p["name"]: p["schema"] for p in FILTERS},
                     }}}}},
                 tag="search"),
         },
@@ -427,6 +619,11 @@ def _paths() -> dict[str, Any]:
                 "202": _json(_ref("Job"), "The new job"),
                 **_errors(400, 401, 404, 409, 503)},
                 params=[JOB_ID], tag="jobs"),
+        },
+        "/workers": {
+            "get": _op("List job workers, live ones first", {
+                "200": _json(_ref("WorkerList"), "Workers that recorded themselves"),
+                **_errors(401)}, tag="jobs"),
         },
         "/openapi.json": {
             "get": _op("This document", {"200": _json({"type": "object"}, "OpenAPI 3.1")},

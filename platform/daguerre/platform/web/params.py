@@ -13,21 +13,22 @@ from typing import Any
 
 from flask import request
 
-from daguerre.platform.web.errors import ApiError
+from daguerre.platform.constants import MAX_ID as MAX_ID
+from daguerre.platform.constants import MAX_OFFSET as MAX_OFFSET
+from daguerre.platform.constants import MAX_PAGE
+from daguerre.platform.errors import BadInput
+from daguerre.platform.web.errors import WrongContentType
 
-MAX_LIMIT = 500
-MAX_OFFSET = 1_000_000
-MAX_ID = 2**63 - 1
+MAX_LIMIT = MAX_PAGE  # the API's names for the shared limits
 
 
 def json_body() -> dict[str, Any]:
     """The request's JSON object; 400 when the body is missing, not JSON or not an object."""
     if not request.is_json:
-        raise ApiError("request body must be JSON (Content-Type: application/json)", field="body",
-                       status=415)
+        raise WrongContentType("request body must be JSON (Content-Type: application/json)", field="body")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError("request body must be a JSON object", field="body")
+        raise BadInput("request body must be a JSON object", field="body")
     return data
 
 
@@ -54,17 +55,21 @@ class Params:
         value = self.raw(name)
         if value is None:
             if required:
-                raise ApiError(f"{name} is required", field=name)
+                raise BadInput(f"{name} is required", field=name)
             return None
         if not isinstance(value, str):
-            raise ApiError(f"{name} must be a string, got {_show(value)}", field=name)
+            raise BadInput(f"{name} must be a string, got {_show(value)}", field=name,
+                           value=value)
         if "\x00" in value:
-            raise ApiError(f"{name} must not contain NUL characters", field=name)
+            raise BadInput(f"{name} must not contain NUL characters", field=name,
+                           value=value)
         if len(value) > max_len:
-            raise ApiError(f"{name} must be at most {max_len} characters, got {len(value)}",
-                           field=name)
+            raise BadInput(f"{name} must be at most {max_len} characters, got {len(value)}",
+                           field=name,
+                           value=value)
         if required and not value.strip():
-            raise ApiError(f"{name} must not be empty", field=name)
+            raise BadInput(f"{name} must not be empty", field=name,
+                           value=value)
         return value
 
     def integer(self, name: str, *, default: int | None = None, minimum: int | None = None,
@@ -73,21 +78,26 @@ class Params:
         if value is None:
             return default
         if isinstance(value, bool):
-            raise ApiError(f"{name} must be an integer, got {_show(value)}", field=name)
+            raise BadInput(f"{name} must be an integer, got {_show(value)}", field=name,
+                           value=value)
         if isinstance(value, int):
             number = value
         elif isinstance(value, str):
             try:
                 number = int(value, 10)
             except ValueError:
-                raise ApiError(f"{name} must be an integer, got {_show(value)}",
-                               field=name) from None
+                raise BadInput(f"{name} must be an integer, got {_show(value)}",
+                               field=name,
+                           value=value) from None
         else:
-            raise ApiError(f"{name} must be an integer, got {_show(value)}", field=name)
+            raise BadInput(f"{name} must be an integer, got {_show(value)}", field=name,
+                           value=value)
         if minimum is not None and number < minimum:
-            raise ApiError(f"{name} must be at least {minimum}, got {number}", field=name)
+            raise BadInput(f"{name} must be at least {minimum}, got {number}", field=name,
+                           value=value)
         if maximum is not None and number > maximum:
-            raise ApiError(f"{name} must be at most {maximum}, got {number}", field=name)
+            raise BadInput(f"{name} must be at most {maximum}, got {number}", field=name,
+                           value=value)
         return number
 
     def number(self, name: str, *, default: float | None = None, minimum: float | None = None,
@@ -96,17 +106,22 @@ class Params:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ApiError(f"{name} must be a number, got {_show(value)}", field=name)
+            raise BadInput(f"{name} must be a number, got {_show(value)}", field=name,
+                           value=value)
         try:
             number = float(value)
         except ValueError:
-            raise ApiError(f"{name} must be a number, got {_show(value)}", field=name) from None
+            raise BadInput(f"{name} must be a number, got {_show(value)}", field=name,
+                           value=value) from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise ApiError(f"{name} must be a finite number, got {_show(value)}", field=name)
+            raise BadInput(f"{name} must be a finite number, got {_show(value)}", field=name,
+                           value=value)
         if minimum is not None and number < minimum:
-            raise ApiError(f"{name} must be at least {minimum}, got {number}", field=name)
+            raise BadInput(f"{name} must be at least {minimum}, got {number}", field=name,
+                           value=value)
         if maximum is not None and number > maximum:
-            raise ApiError(f"{name} must be at most {maximum}, got {number}", field=name)
+            raise BadInput(f"{name} must be at most {maximum}, got {number}", field=name,
+                           value=value)
         return number
 
     def choice(self, name: str, choices: tuple[str, ...] | list[str]) -> str | None:
@@ -114,8 +129,9 @@ class Params:
         if value is None:
             return None
         if value not in choices:
-            raise ApiError(f"{name} must be one of {', '.join(choices)}; got {_show(value)}",
-                           field=name)
+            raise BadInput(f"{name} must be one of {', '.join(choices)}; got {_show(value)}",
+                           field=name,
+                           value=value)
         return value
 
     def date(self, name: str, *, end: bool = False) -> datetime | None:
@@ -133,8 +149,9 @@ class Params:
                 return dt
             dt = datetime.fromisoformat(value)
         except ValueError:
-            raise ApiError(f"{name} must be an ISO date like 2024-05-31, got {_show(value)}",
-                           field=name) from None
+            raise BadInput(f"{name} must be an ISO date like 2024-05-31, got {_show(value)}",
+                           field=name,
+                           value=value) from None
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
     def page(self, *, default_limit: int = 50) -> tuple[int, int]:
@@ -147,7 +164,8 @@ class Params:
         if value is None:
             return dict(default or {})
         if not isinstance(value, dict):
-            raise ApiError(f"{name} must be a JSON object, got {_show(value)}", field=name)
+            raise BadInput(f"{name} must be a JSON object, got {_show(value)}", field=name,
+                           value=value)
         return value
 
 

@@ -14,10 +14,19 @@ PREFIX = "/api/v1"
 
 
 def init_app(app: Flask) -> None:
-    from daguerre.platform.web.api import generate, images, jobs, libraries, search, tags
+    from daguerre.platform.web.api import (
+        collections,
+        generate,
+        images,
+        jobs,
+        libraries,
+        search,
+        tags,
+        workers,
+    )
 
     api = Blueprint("api", __name__, url_prefix=PREFIX)
     api.before_request(auth.check_request)
-    for module in (libraries, images, search, jobs, tags, generate):
+    for module in (libraries, images, search, jobs, tags, collections, generate, workers):
         module.init_app(api)
     app.register_blueprint(api)

@@ -3,8 +3,12 @@
 Each endpoint validates its body, creates the job (202 with the queued job, as ``POST /jobs``
 does) and returns; progress and outputs are read from ``/jobs/{id}``. Images are named by catalog
 id only, never by a path: a client cannot make a worker read a file outside the libraries. A mask
-is given as rectangles (``mask_boxes``) or as the SHA-256 of a mask the CLI stored. The request schemas in the OpenAPI document are built from the job kinds' own
-parameter specs (:func:`openapi_paths`), so the document and the checks cannot drift apart.
+is given as rectangles (``mask_boxes``) or as the SHA-256 of a mask the CLI stored.
+
+The request schemas in the OpenAPI document are built from the job kinds' own parameter tables
+(the restore recipe's included: :func:`openapi_paths`), so the document and the checks cannot
+drift apart. An error's field is the job's (``params.steps``) without its ``params.`` prefix, as
+the body names it (``steps``, ``recipe.denoise_strength``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.constants import MAX_ID, MAX_NAME_CHARS
+from daguerre.platform.errors import BadInput, DaguerreError
+from daguerre.platform.services.generation.masks import MAX_BOXES, MAX_COORD
 from daguerre.platform.web import get_context
-from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import json_body
 
 bp = Blueprint("generate", __name__)
@@ -32,9 +37,7 @@ SUMMARIES = {
 # Body fields that are not job parameters as such: restore may select images by library or tag.
 SELECTION_FIELDS = ("library", "tag")
 
-
-MAX_BOXES = 1000
-MAX_COORD = 100_000
+PARAMS_PREFIX = "params."
 
 
 def _kind(name: str) -> Any:
@@ -43,27 +46,18 @@ def _kind(name: str) -> Any:
     return get_kind(name)
 
 
-def _field_of(message: str) -> str | None:
-    head = message.split(" ", 1)[0].split("=", 1)[0].rstrip(":")
-    if head.startswith("params."):
-        return head[len("params."):].split("[", 1)[0]
-    return None
-
-
 def _create(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    from daguerre.platform.jobs.service import Jobs
+    from daguerre.platform.services.jobs import Jobs
 
     jobs = Jobs(get_context(), send=current_app.config.get("JOB_SENDER"))
     try:
         return jobs.create(kind, params)
-    except NotFound:
-        raise
-    except UserError as exc:
-        text = str(exc)
-        field = _field_of(text)  # "params.recipe.seed=..." -> "recipe.seed"
-        if field is not None:
-            text = text[len("params."):]
-        raise ApiError(text, field=field) from None
+    except DaguerreError as exc:
+        if exc.field is None or not exc.field.startswith(PARAMS_PREFIX):
+            raise
+        field = exc.field.removeprefix(PARAMS_PREFIX)
+        text = str(exc).removeprefix(PARAMS_PREFIX)
+        raise exc.with_field(field, text) from None
 
 
 def _submit(kind: str) -> tuple[Response, int]:
@@ -74,7 +68,7 @@ def _submit(kind: str) -> tuple[Response, int]:
         allowed |= set(SELECTION_FIELDS)
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise ApiError(f"{unknown[0]}: unknown field for {kind} (known: "
+        raise BadInput(f"{unknown[0]}: unknown field for {kind} (known: "
                        f"{', '.join(sorted(allowed))})", field=unknown[0])
     body = {k: _integral(v, spec.params[k]) if k in spec.params else v for k, v in body.items()}
     if kind == "restore":
@@ -96,35 +90,32 @@ def _integral(value: Any, param: Any) -> Any:
     if int in types and float not in types or (list in types and param.item in (int, list)):
         return _as_int(value)
     if dict in types and isinstance(value, dict):
-        from daguerre.platform.generation import RECIPE_OPTIONS
+        from daguerre.platform.services.generation.recipe import RECIPE_PARAMS
 
-        return {k: _as_int(v) if RECIPE_OPTIONS.get(k, (None,))[0] is int else v
+        return {k: _integral(v, RECIPE_PARAMS[k]) if k in RECIPE_PARAMS else v
                 for k, v in value.items()}
     return value
 
 
 def _restore_selection(body: dict[str, Any]) -> dict[str, Any]:
-    from daguerre.platform.generation import _selection
+    from daguerre.platform.services.generation.targets import select_images
 
     library = body.pop("library", None)
     tag = body.pop("tag", None)
     for name, value in (("library", library), ("tag", tag)):
         if value is not None and (not isinstance(value, str | int) or isinstance(value, bool)
                                   or str(value).strip() == ""):
-            raise ApiError(f"{name} must be a name or id", field=name)
+            raise BadInput(f"{name} must be a name or id", field=name, value=value)
     if library is None and tag is None:
         return body
     ids = body.get("image_ids")
     if ids is not None and (not isinstance(ids, list)
                             or not all(isinstance(i, int) and not isinstance(i, bool)
                                        for i in ids)):
-        raise ApiError("image_ids must be a list of integers", field="image_ids")
+        raise BadInput("image_ids must be a list of integers", field="image_ids", value=ids)
     try:
-        selected = _selection(get_context(), library, tag)
-    except NotFound as exc:
-        raise ApiError(str(exc).replace("--", ""), field="library" if "library" in str(exc)
-                       else "tag", status=404) from None
-    except UserError:  # the selection is empty: only the listed ids
+        selected = select_images(get_context(), library, tag)
+    except BadInput:  # the selection is empty: only the listed ids
         selected = []
     body["image_ids"] = list(dict.fromkeys([*(ids or []), *selected]))
     return body
@@ -154,7 +145,7 @@ def _schema(name: str, param: Any) -> dict[str, Any]:
         kind = next((k for k, t in item.items() if t is param.item), "string")
         schema: dict[str, Any] = {"type": "array", "items": {"type": kind}}
         if kind == "integer":
-            schema["items"].update(minimum=0, maximum=2**63 - 1)
+            schema["items"].update(minimum=0, maximum=MAX_ID)
         if param.min is not None:
             schema["minItems"] = int(param.min)
         if param.max is not None:
@@ -181,8 +172,10 @@ def _schema(name: str, param: Any) -> dict[str, Any]:
             schema["maxLength"] = int(param.max)
         if param.min is not None:
             schema["minLength"] = int(param.min)
-        if param.choices:
-            schema["enum"] = list(param.choices)
+    if param.choices:
+        schema["enum"] = list(param.choices)
+    if param.default is not None:
+        schema["default"] = param.default
     if param.help:
         schema["description"] = param.help
     return schema
@@ -203,9 +196,9 @@ def request_schema(kind: str) -> dict[str, Any]:
             "items": {"type": "array", "minItems": 4, "maxItems": 4,
                       "items": {"type": "integer", "minimum": 0, "maximum": MAX_COORD}}}
     if kind == "restore":
-        props["library"] = {"type": "string", "minLength": 1, "maxLength": 200,
+        props["library"] = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
                             "description": "also restore every active image of this library"}
-        props["tag"] = {"type": "string", "minLength": 1, "maxLength": 200,
+        props["tag"] = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS,
                         "description": "also restore every image with this tag (with "
                                        "`library`: those of that library)"}
         props["recipe"] = recipe_schema()
@@ -218,23 +211,10 @@ def request_schema(kind: str) -> dict[str, Any]:
 
 
 def recipe_schema() -> dict[str, Any]:
-    from daguerre.platform.generation import RECIPE_OPTIONS
+    """The restore recipe's schema, from the same Param table the job check reads."""
+    from daguerre.platform.services.generation.recipe import RECIPE_PARAMS
 
-    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
-    props: dict[str, Any] = {}
-    for key, (kind, lo, hi, choices) in RECIPE_OPTIONS.items():
-        schema: dict[str, Any] = {"type": names[kind]}
-        if choices is not None:
-            schema["enum"] = list(choices)
-        elif kind is str:
-            if hi is not None:
-                schema["maxLength"] = int(hi)
-        else:
-            if lo is not None:
-                schema["minimum"] = lo
-            if hi is not None:
-                schema["maximum"] = hi
-        props[key] = schema
+    props = {key: _schema(key, param) for key, param in RECIPE_PARAMS.items()}
     return {"type": "object", "properties": props, "additionalProperties": False,
             "description": "restoration recipe options (each optional; defaults are the "
                            "weights-free recipe)"}

@@ -1,20 +1,17 @@
 """``/api/v1/jobs``: list, show, create, cancel and retry jobs.
 
-A thin edge over :class:`daguerre.platform.jobs.service.Jobs`, which owns the job rows and the
-broker: this module only validates parameters and maps its errors (``UserError`` → 400,
-``NotFound`` → 404).
+A thin edge over :class:`daguerre.platform.services.jobs.Jobs`, which owns the job rows and the
+broker: this module only reads the request; errors map to statuses in ``web/errors.py``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.errors import NotFound, Unavailable
 from daguerre.platform.web import get_context
-from daguerre.platform.web.errors import ApiError
 from daguerre.platform.web.params import MAX_ID, Params, json_body
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -29,42 +26,15 @@ def jobs_service() -> Any:
     its queue), so tests can see what would be sent without a worker.
     """
     try:
-        from daguerre.platform.jobs.service import Jobs
+        from daguerre.platform.services.jobs import Jobs
     except ImportError as exc:
-        raise ApiError(f"the job system is not available: {exc}", status=503) from None
-    return _FieldNaming(Jobs(get_context(), send=current_app.config.get("JOB_SENDER")))
-
-
-class _FieldNaming:
-    """Wraps the job service so its ``UserError`` ("params.library must be ...") becomes a 400
-    whose ``field`` names the parameter, as every other API error does."""
-
-    _FIELD = re.compile(r"^(params\.[A-Za-z_][\w]*(?:\[\d+\])?|status|limit|offset|kind|job id)\b")
-
-    def __init__(self, jobs: Any) -> None:
-        self._jobs = jobs
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._jobs, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except NotFound:
-                raise
-            except UserError as exc:
-                match = self._FIELD.match(str(exc))
-                field = match.group(1).replace("job id", "job_id") if match else None
-                if field is None and "kind" in str(exc).split(":")[0]:
-                    field = "kind"
-                raise ApiError(str(exc), field=field) from None
-
-        return call
+        raise Unavailable(f"the job system is not available: {exc}") from None
+    return Jobs(get_context(), send=current_app.config.get("JOB_SENDER"))
 
 
 def _job_id(job_id: int) -> int:
     if job_id > MAX_ID:
-        raise ApiError(f"no job with id {job_id}", field="job_id", status=404)
+        raise NotFound(f"no job with id {job_id}", field="job_id")
     return job_id
 
 

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from daguerre.indexer.duplicates import TIERS
 from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library, TagSource
+from daguerre.platform.catalog.queries import find_library, image_path
 from daguerre.platform.context import Context
-from daguerre.platform.errors import NotFound, UserError
-from daguerre.platform.search import find_library, image_path
+from daguerre.platform.errors import BadInput, NotFound
 
 NEIGHBOURS = 10  # per image, for the similar tier
 QUERY_BATCH = 1024
@@ -59,14 +60,13 @@ class DuplicateGroup:
 
 
 def _check_tiers(tiers: Sequence[str]) -> tuple[str, ...]:
-    from daguerre.indexer.duplicates import TIERS
-
     out = tuple(tiers)
     for t in out:
         if t not in TIERS:
-            raise UserError(f"tier must be one of {', '.join(TIERS)}, got {t!r}")
+            raise BadInput(f"tier must be one of {', '.join(TIERS)}, got {t!r}", field="tiers",
+                           value=t)
     if not out:
-        raise UserError(f"give at least one tier of {', '.join(TIERS)}")
+        raise BadInput(f"give at least one tier of {', '.join(TIERS)}", field="tiers")
     return out
 
 
@@ -113,7 +113,7 @@ def _neighbour_pairs(ctx: Context, ids: list[int], min_cosine: float,
 def find_duplicates(
     ctx: Context,
     *,
-    tiers: Sequence[str] = ("exact", "near", "similar"),
+    tiers: Sequence[str] = TIERS,
     library: str | int | None = None,
     near_max_distance: int | None = None,
     similar_min_cosine: float | None = None,
@@ -126,9 +126,11 @@ def find_duplicates(
     near_max = dup.NEAR_MAX_DISTANCE if near_max_distance is None else int(near_max_distance)
     min_cos = dup.SIMILAR_MIN_COSINE if similar_min_cosine is None else float(similar_min_cosine)
     if not 0 <= near_max <= 64:
-        raise UserError(f"near_max_distance must be between 0 and 64 bits, got {near_max}")
+        raise BadInput(f"near_max_distance must be between 0 and 64 bits, got {near_max}",
+                       field="max_distance", value=near_max)
     if not -1.0 <= min_cos <= 1.0:
-        raise UserError(f"similar_min_cosine must be between -1 and 1, got {min_cos}")
+        raise BadInput(f"similar_min_cosine must be between -1 and 1, got {min_cos}",
+                       field="threshold", value=min_cos)
     progress = progress or (lambda done, total, msg: None)
     cands, members = _candidates(ctx, library)
     pairs = None
@@ -145,17 +147,19 @@ def resolve(ctx: Context, group_id: str, keep: int) -> dict[str, Any]:
     and merge their tags and rating into it. Files are never touched."""
     group_id = str(group_id).strip()
     if group_id.startswith("s"):
-        raise UserError(f"group {group_id} is a group of similar pictures, not duplicates; "
-                        "only exact and near groups can be resolved")
+        raise BadInput(f"group {group_id} is a group of similar pictures, not duplicates; "
+                       "only exact and near groups can be resolved", field="group",
+                       value=group_id)
     groups = {g.id: g for g in find_duplicates(ctx, tiers=("exact", "near"))}
     group = groups.get(group_id)
     if group is None:
         raise NotFound(f"no duplicate group {group_id!r}: run `daguerre duplicates` for the "
-                       "current groups (a group's id changes when its members do)")
+                       "current groups (a group's id changes when its members do)",
+                       field="group", value=group_id)
     ids = [m.id for m in group.members]
     if keep not in ids:
-        raise UserError(f"--keep {keep} is not in group {group_id} (members: "
-                        f"{', '.join(map(str, ids))})")
+        raise BadInput(f"image {keep} is not in group {group_id} (members: "
+                       f"{', '.join(map(str, ids))})", field="keep", value=keep)
     others = [i for i in ids if i != keep]
     merged = 0
     with ctx.catalog.session() as s:
@@ -187,8 +191,8 @@ def duplicates_job(ctx: Context, handle: Any) -> dict[str, Any]:
     """The ``duplicates`` job kind: parameters library, tiers, max_distance (near tier) and
     threshold (similar-tier cosine)."""
     p = handle.params
-    groups = find_duplicates(ctx, tiers=p.get("tiers") or ("exact", "near", "similar"),
+    groups = find_duplicates(ctx, tiers=p.get("tiers") or TIERS,
                              library=p.get("library"), near_max_distance=p.get("max_distance"),
                              similar_min_cosine=p.get("threshold"), progress=handle.progress)
-    counts = {t: sum(1 for g in groups if g.tier == t) for t in ("exact", "near", "similar")}
+    counts = {t: sum(1 for g in groups if g.tier == t) for t in TIERS}
     return {"counts": counts, "groups": [g.as_dict() for g in groups]}

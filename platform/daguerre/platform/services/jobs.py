@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from daguerre.platform.catalog.db import database_now
 from daguerre.platform.catalog.models import Job, JobStatus
 from daguerre.platform.context import Context
-from daguerre.platform.errors import NotFound, UserError
+from daguerre.platform.errors import BadInput, Conflict, NotFound
 from daguerre.platform.jobs.registry import get_kind
 
 log = logging.getLogger(__name__)
@@ -112,11 +112,14 @@ class Jobs:
              offset: int = 0) -> list[dict[str, Any]]:
         """Newest first."""
         if status is not None and status not in STATUSES:
-            raise UserError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+            raise BadInput(f"status must be one of {', '.join(STATUSES)}, got {status!r}",
+                           field="status", value=status)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
-            raise UserError(f"limit must be an integer from 1 to {MAX_LIST}, got {limit!r}")
+            raise BadInput(f"limit must be an integer from 1 to {MAX_LIST}, got {limit!r}",
+                           field="limit", value=limit)
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-            raise UserError(f"offset must be a non-negative integer, got {offset!r}")
+            raise BadInput(f"offset must be a non-negative integer, got {offset!r}",
+                           field="offset", value=offset)
         query = select(Job).order_by(Job.id.desc()).limit(limit).offset(offset)
         if status is not None:
             query = query.where(Job.status == JobStatus(status))
@@ -150,16 +153,17 @@ class Jobs:
             status = JobStatus(job.status)
             kind, params = job.kind, dict(job.params or {})
         if status not in (JobStatus.FAILED, JobStatus.CANCELED):
-            raise UserError(f"job {job_id} is {status.value}: only failed or canceled jobs "
-                            "can be retried")
+            raise Conflict(f"job {job_id} is {status.value}: only failed or canceled jobs "
+                           "can be retried", field="job_id", value=job_id)
         return self.create(kind, params, retried_from=job_id)
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod
     def _row(s: Any, job_id: int) -> Job:
         if isinstance(job_id, bool) or not isinstance(job_id, int):
-            raise UserError(f"job id must be an integer, got {job_id!r}")
+            raise BadInput(f"job id must be an integer, got {job_id!r}", field="job_id",
+                           value=job_id)
         job = s.get(Job, job_id)
         if job is None:
-            raise NotFound(f"no job with id {job_id}")
+            raise NotFound(f"no job with id {job_id}", field="job_id", value=job_id)
         return job

@@ -22,12 +22,14 @@ from sqlalchemy import or_, select, update
 
 from daguerre.platform.catalog.db import Catalog, database_now
 from daguerre.platform.catalog.models import Library
+from daguerre.platform.errors import Conflict
 
 LEASE_SECONDS = 30.0
 
 
-class LibraryBusy(Exception):
-    """Another live indexer holds the library; the message says who and until when."""
+class LibraryBusy(Conflict):
+    """Another live indexer holds the library; the message says who and until when. A
+    Conflict, so every edge shows it as one (exit 2, HTTP 409, a failed job) untranslated."""
 
 
 def default_owner() -> str:
@@ -100,7 +102,8 @@ def indexing_lease(catalog: Catalog, library_id: int, owner: str | None = None,
                 and _take_from(catalog, library_id, holder, owner, seconds)):
             when = until.strftime("%H:%M:%S UTC") if until else "?"
             raise LibraryBusy(f"library {name!r} is being indexed by {holder} (lease renewed "
-                              f"until {when}); try again when that run ends")
+                              f"until {when}); try again when that run ends",
+                              field="library", value=name)
     stop = threading.Event()
 
     def beat() -> None:

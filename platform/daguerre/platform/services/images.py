@@ -1,0 +1,215 @@
+"""Images: listing them under filters, one image with its tags and provenance, what people
+decide about an image (its rating and review state), and finding its files.
+
+One place for the rules, shared by the JSON API (``/api/v1/images``) and the CLI
+(``daguerre images``): both call these functions and render the same dictionaries (the API adds
+only the URLs of the image's files). Nothing else about an image is changed by a person here.
+
+Files are found through the catalog only, never from a client path: a thumbnail lives under the
+data directory, an original under its library's root (or the data directory for uploads and
+generated images). Anything whose real path (links resolved) leaves that base is refused, so a
+link planted in a library cannot expose the rest of the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from daguerre.platform.catalog.filters import (
+    MAX_RATING,
+    apply_filters,
+    check_filters,
+    choice,
+    integer,
+    page_of,
+)
+from daguerre.platform.catalog.models import (
+    Image,
+    ImageStatus,
+    ImageTag,
+    Library,
+    Lineage,
+    ReviewState,
+)
+from daguerre.platform.catalog.queries import get_image as load_image
+from daguerre.platform.catalog.queries import image_base
+from daguerre.platform.constants import IMAGE_STATUSES, REVIEW_STATES
+from daguerre.platform.context import Context
+from daguerre.platform.errors import BadInput, NotFound
+from daguerre.platform.files import resolve_inside
+
+CURATED = ("rating", "review_state")
+DEFAULT_PAGE = 50
+_MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
+              "TIFF": "image/tiff", "BMP": "image/bmp", "MPO": "image/jpeg"}
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def tag_record(row: ImageTag) -> dict[str, Any]:
+    """One tag of an image: its name, who set it (user or model) and the model's score."""
+    return {"name": row.tag.name, "source": str(row.source.value),
+            "score": None if row.score is None else round(float(row.score), 6)}
+
+
+def image_record(img: Image, library: Library | None, tags: list[ImageTag] | None = None
+                 ) -> dict[str, Any]:
+    """An image as the API and the CLI show it (``path`` relative to its library root, or to
+    the data directory for uploads and generated images)."""
+    out: dict[str, Any] = {
+        "id": img.id,
+        "library_id": img.library_id,
+        "library": library.name if library is not None else None,
+        "path": img.path,
+        "sha256": img.sha256,
+        "size": img.size,
+        "width": img.width,
+        "height": img.height,
+        "format": img.format,
+        "captured_at": _iso(img.captured_at),
+        "status": str(img.status.value),
+        "origin": str(img.origin.value),
+        "rating": img.rating,
+        "review_state": str(img.review_state.value),
+        "duplicate_of": img.duplicate_of,
+        "created_at": _iso(img.created_at),
+    }
+    if tags is not None:
+        out["tags"] = [tag_record(t) for t in sorted(tags, key=lambda t: (t.tag.name, t.source))]
+    return out
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+def list_images(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A page of images in id order: ``{"items", "total", "limit", "offset"}``.
+
+    ``params`` holds the catalog filters (:data:`~daguerre.platform.catalog.filters.FILTER_NAMES`),
+    ``status`` (default active), ``review_state``, ``limit`` (default 50) and ``offset``, as
+    values or their text (a query string); anything else is ignored."""
+    filters = check_filters(params)
+    status = params.get("status")
+    status = choice(status, "status", IMAGE_STATUSES) if status is not None else "active"
+    review = params.get("review_state")
+    review = choice(review, "review_state", REVIEW_STATES) if review is not None else None
+    limit, offset = page_of(params, default_limit=DEFAULT_PAGE)
+    with ctx.catalog.session() as s:
+        query = select(Image).where(Image.status == ImageStatus(status))
+        if review is not None:
+            query = query.where(Image.review_state == ReviewState(review))
+        query = apply_filters(query, filters, s)
+        total = s.scalar(select(func.count()).select_from(query.subquery()))
+        rows = s.scalars(query.options(selectinload(Image.tags).selectinload(ImageTag.tag),
+                                       selectinload(Image.library))
+                         .order_by(Image.id).limit(limit).offset(offset)).all()
+        items = [image_record(img, img.library, img.tags) for img in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+# ----------------------------------------------------------------------------- one image
+
+
+def provenance(s: Session, image_id: int) -> dict[str, list[dict[str, Any]]]:
+    """``lineage`` (what the image was made from: parent, job, operation, full parameters) and
+    ``derived`` (what was made from it), in a catalog session ``s``."""
+    lineage = [{"parent_id": r.parent_id, "job_id": r.job_id, "operation": r.operation,
+                "params": r.params or {}}
+               for r in s.scalars(select(Lineage).where(Lineage.image_id == image_id)
+                                  .order_by(Lineage.id))]
+    derived = [{"image_id": child, "job_id": job, "operation": op}
+               for child, job, op in s.execute(
+                   select(Lineage.image_id, Lineage.job_id, Lineage.operation)
+                   .where(Lineage.parent_id == image_id).order_by(Lineage.id))]
+    return {"lineage": lineage, "derived": derived}
+
+
+def get_image(ctx: Context, image_id: int) -> dict[str, Any]:
+    """One image (whatever its status) with its tags, ``lineage`` and ``derived``."""
+    with ctx.catalog.session() as s:
+        img = load_image(s, image_id)
+        return {**image_record(img, img.library, img.tags), **provenance(s, img.id)}
+
+
+def check_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The column values for ``changes`` ({"rating": 0..5 or None, "review_state": name});
+    BadInput naming the field for anything else."""
+    unknown = sorted(set(changes) - set(CURATED))
+    if unknown:
+        raise BadInput(f"{unknown[0]}: cannot be changed (only {' and '.join(CURATED)})",
+                       field=unknown[0], value=changes[unknown[0]])
+    if not changes:
+        raise BadInput(f"nothing to change: give {' and/or '.join(CURATED)}", field="body")
+    values: dict[str, Any] = {}
+    if "rating" in changes:
+        rating = changes["rating"]
+        # A JSON value: 3 or 3.0 (JSON Schema's integer includes it), never the text "3".
+        values["rating"] = (None if rating is None else
+                            integer(rating, "rating", minimum=0, maximum=MAX_RATING, typed=True))
+    if "review_state" in changes:
+        values["review_state"] = ReviewState(choice(changes["review_state"], "review_state",
+                                                    REVIEW_STATES))
+    return values
+
+
+def curate(ctx: Context, image_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply ``changes`` to image ``image_id``; returns the image as :func:`get_image` does. A
+    missing image is NotFound before the changes are checked, as on every image route."""
+    with ctx.catalog.session() as s:
+        img = load_image(s, image_id)
+        for name, value in check_changes(changes).items():
+            setattr(img, name, value)
+    return get_image(ctx, image_id)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """A file of an image that may be served: its real path and media type."""
+
+    path: Path
+    mimetype: str
+
+
+def thumbnail_file(ctx: Context, image_id: int) -> ImageFile:
+    """Image ``image_id``'s thumbnail, only from inside the data directory."""
+    with ctx.catalog.session() as s:
+        rel = load_image(s, image_id).thumbnail
+    path = resolve_inside(ctx.settings.home, rel) if rel else None
+    if path is None:
+        raise NotFound(f"image {image_id} has no thumbnail (index its library first)",
+                       field="image_id", value=image_id)
+    return ImageFile(path, "image/jpeg")
+
+
+def original_file(ctx: Context, image_id: int) -> ImageFile:
+    """Image ``image_id``'s file, only from inside its library's root (or the data directory
+    for uploads and generated images): a link that leads out of it is refused."""
+    with ctx.catalog.session() as s:
+        img = load_image(s, image_id)
+        base = image_base(ctx.settings.home, img.library)
+        rel, fmt, in_library = img.path, (img.format or "").upper(), img.library is not None
+    path = resolve_inside(base, rel)
+    if path is None:
+        raise NotFound(f"the file of image {image_id} is not available inside its "
+                       f"{'library' if in_library else 'data directory'}", field="image_id",
+                       value=image_id)
+    return ImageFile(path, _MIMETYPES.get(fmt, "application/octet-stream"))

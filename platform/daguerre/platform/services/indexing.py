@@ -1,0 +1,391 @@
+"""Incremental indexing of one library: scan, plan against the catalog, apply the plan.
+
+What a run must do (embed, refresh, move, mark missing) is decided by the pure
+:func:`~daguerre.platform.services.index_plan.plan_index` from the scan and the catalog rows;
+this module scans, applies that plan (decode/encode pipeline, thumbnails, catalog rows, vectors)
+and owns :func:`save_embeddings`, the one place that records a vector in the store and the
+``image_embeddings`` row saying so (indexing, the ``embed`` job kind and generated outputs).
+
+Consistency: an ``image_embeddings`` row is written only after the vector is saved in the store,
+so a run killed at any point leaves a catalog that the next run completes — nothing is embedded
+twice into the store, nothing stored is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from daguerre.platform.catalog.models import (
+    Image,
+    ImageEmbedding,
+    ImageOrigin,
+    ImageStatus,
+    IndexFailure,
+    Library,
+    utcnow,
+)
+from daguerre.platform.catalog.queries import find_library
+from daguerre.platform.context import Context
+from daguerre.platform.errors import Canceled, Conflict
+from daguerre.platform.files import write_thumbnail
+from daguerre.platform.services.index_plan import (
+    RETIRED,
+    CatalogRow,
+    IndexPlan,
+    ScannedFile,
+    plan_index,
+)
+
+ProgressFn = Callable[[int, int, str], None]
+CancelFn = Callable[[], bool]
+
+STORE_FLUSH_SECONDS = 30.0  # how often a long run makes its vectors durable
+
+
+@dataclass
+class IndexSummary:
+    library: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    missing: int = 0
+    failed: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"library": self.library, "added": self.added, "updated": self.updated,
+                "unchanged": self.unchanged, "moved": self.moved, "missing": self.missing,
+                "failed": self.failed, "failures": self.failures,
+                "seconds": round(self.seconds, 3)}
+
+
+def scan_library(root: Path, *, boundary: Path | None = None
+                 ) -> tuple[list[ScannedFile], list[tuple[str, str]]]:
+    """Every image file under ``root`` (by suffix), and (relpath, reason) for entries refused.
+
+    Symbolic links are followed only when they stay inside the library (``boundary``, default
+    ``root``: a subfolder is scanned with its library's root as the boundary): a link that leads
+    outside it is refused, so a library can never expose files elsewhere on disk.
+    """
+    from daguerre.indexer.decode import IMAGE_SUFFIXES
+
+    root = root.resolve()
+    fence = str((boundary or root).resolve())
+    files: list[ScannedFile] = []
+    refused: list[tuple[str, str]] = []
+
+    def on_error(err: OSError) -> None:
+        rel = os.path.relpath(err.filename, root) if err.filename else "?"
+        refused.append((rel, f"cannot list folder: {err.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if os.path.islink(full):
+                target = os.path.realpath(full)
+                if os.path.commonpath([target, fence]) != fence:
+                    refused.append((rel, "symbolic link points outside the library"))
+                    continue
+            try:
+                st = os.stat(full)
+            except OSError as exc:
+                refused.append((rel, f"cannot stat file: {exc.strerror}"))
+                continue
+            files.append(ScannedFile(rel, full, st.st_size, st.st_mtime))
+    return files, refused
+
+
+def save_embeddings(store: Any, session: Session, model_key: str,
+                    embedded: Iterable[tuple[int, np.ndarray, str]], *,
+                    remove: Iterable[int] = ()) -> int:
+    """Record that each image ``(id, vector, sha256)`` was embedded by model ``model_key`` from
+    the content ``sha256``: its vector goes into ``store`` (the store of that model) under the
+    image id, then its ``image_embeddings`` row is inserted or refreshed, and the session is
+    committed. ``remove``: ids whose vectors leave the store in the same edit. Returns how many
+    images were recorded.
+
+    The order is the consistency rule of the catalog: a row is never written for a vector that
+    was not saved, so a crash between the two only costs a re-embed on the next run.
+    """
+    batch = list(embedded)
+    gone = np.asarray(list(remove), dtype=np.int64)
+    if not batch and not gone.size:
+        return 0
+    with store.edit() as st:
+        if gone.size:
+            st.remove(gone)
+        if batch:
+            st.upsert(np.asarray([b[0] for b in batch], dtype=np.int64),
+                      np.stack([np.asarray(b[1]).reshape(-1) for b in batch]))
+    for image_id, _vector, sha in batch:
+        row = session.get(ImageEmbedding, (image_id, model_key))
+        if row is None:
+            session.add(ImageEmbedding(image_id=image_id, model_key=model_key, sha256=sha))
+        else:
+            row.sha256, row.created_at = sha, utcnow()
+    session.commit()
+    return len(batch)
+
+
+def _apply_decoded(img: Image, d: Any, mtime: float, thumbnail: str) -> None:
+    """Bring a catalog row up to date with a decoded file and mark it active."""
+    img.sha256, img.size, img.mtime = d.sha256, d.size, mtime
+    img.width, img.height, img.format = d.width, d.height, d.format
+    img.captured_at, img.phash, img.thumbnail = d.captured_at, d.phash, thumbnail
+    img.status = ImageStatus.ACTIVE
+
+
+def index_library(
+    ctx: Context,
+    library: str | int,
+    *,
+    progress: ProgressFn | None = None,
+    should_cancel: CancelFn | None = None,
+    owner: str | None = None,
+) -> IndexSummary:
+    """Bring the catalog and the vector store up to date with one library's folder.
+
+    Only one run indexes a library at a time (``owner`` names this one; see indexing_lease.py):
+    another live run makes this one raise :class:`~daguerre.platform.errors.Conflict` at once,
+    writing nothing. An unknown library is :class:`~daguerre.platform.errors.NotFound`.
+    """
+    from daguerre.indexer.pipeline import DecodePool
+    from daguerre.platform.services.indexing_lease import indexing_lease
+
+    started = time.monotonic()
+    with ctx.catalog.session() as s:
+        lib = find_library(s, library)
+    root = Path(lib.root)
+    if not root.is_dir():
+        raise Conflict(f"library {lib.name!r}: root folder {root} is not available",
+                       field="library", value=library)
+    # Decode workers boot while the model loads and the folder is scanned; the lease is taken
+    # first, so a refused run (Conflict) writes nothing.
+    with indexing_lease(ctx.catalog, lib.id, owner), \
+            DecodePool(ctx.settings.decode_workers) as pool:
+        return _index_library(ctx, lib, root, pool, progress, should_cancel, started)
+
+
+def _plan(ctx: Context, lib: Library, encoder: Any, store: Any,
+          scanned: list[ScannedFile]) -> IndexPlan:
+    """Read what the plan needs (catalog rows, embedded ids, stored ids) and make it."""
+    from daguerre.indexer.decode import sha256_file
+
+    def hash_file(f: ScannedFile) -> str | None:
+        try:
+            return sha256_file(f.abspath)
+        except OSError:  # vanished or unreadable since the scan: treated as changed
+            return None
+
+    with ctx.catalog.session() as s:
+        rows = [CatalogRow(*r) for r in s.execute(
+            select(Image.id, Image.path, Image.size, Image.mtime, Image.sha256, Image.status)
+            .where(Image.library_id == lib.id))]
+        embedded = set(s.scalars(
+            select(ImageEmbedding.image_id).join(Image).where(
+                Image.library_id == lib.id, ImageEmbedding.model_key == encoder.key)))
+    return plan_index(scanned, rows, embedded=embedded, stored=set(store.ids().tolist()),
+                      hash_file=hash_file)
+
+
+def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
+                   progress: ProgressFn | None, should_cancel: CancelFn | None,
+                   started: float) -> IndexSummary:
+    encoder = ctx.encoder()  # fails here, before anything is written, if weights are missing
+    store = ctx.store(encoder)
+    scanned, refused = scan_library(root)
+    plan = _plan(ctx, lib, encoder, store, scanned)
+    summary = IndexSummary(library=lib.name, unchanged=plan.unchanged)
+    progress = progress or (lambda done, total, msg: None)
+    total = len(plan.embed)
+    progress(0, total, f"{len(scanned)} files, {total} to embed")
+
+    failures: dict[str, str] = dict(refused)
+    with ctx.catalog.session() as s:
+        _apply_row_changes(s, plan, summary)
+        done, canceled = _embed(ctx, s, lib, plan, encoder, store, pool, failures, summary,
+                                progress, should_cancel or (lambda: False))
+        # Failures of this scan replace the previous scan's.
+        s.execute(delete(IndexFailure).where(IndexFailure.library_id == lib.id))
+        for rel, reason in sorted(failures.items()):
+            s.add(IndexFailure(library_id=lib.id, path=rel, reason=reason))
+        if not canceled:
+            s.get(Library, lib.id).last_indexed_at = utcnow()
+        s.commit()
+
+    summary.failed = len(failures)
+    summary.failures = [{"path": str(root / rel), "reason": reason}
+                        for rel, reason in sorted(failures.items())]
+    summary.seconds = time.monotonic() - started
+    progress(done, total, "canceled" if canceled else "done")
+    if canceled:
+        raise Canceled(f"indexing of {lib.name!r} canceled after {done} of {total} files")
+    return summary
+
+
+def _apply_row_changes(s: Session, plan: IndexPlan, summary: IndexSummary) -> None:
+    """The plan's row-only changes: vanished rows missing, new mtimes, moved paths."""
+    for image_id in plan.missing:
+        s.get(Image, image_id).status = ImageStatus.MISSING
+    summary.missing = len(plan.missing)
+    for image_id, f in plan.touched:
+        s.get(Image, image_id).mtime = f.mtime
+    for move in plan.moves:
+        img = s.get(Image, move.row.id)
+        img.path, img.mtime = move.file.rel, move.file.mtime
+        if img.status not in RETIRED:
+            img.status = ImageStatus.ACTIVE
+    summary.moved = len(plan.moves)
+    s.commit()
+
+
+def _embed(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder: Any, store: Any,
+           pool: Any, failures: dict[str, str], summary: IndexSummary, progress: ProgressFn,
+           should_cancel: CancelFn) -> tuple[int, bool]:
+    """Decode and embed the plan's files, writing rows, thumbnails and vectors as they come;
+    returns (files done, whether the run was canceled)."""
+    from daguerre.indexer.pipeline import Embedded, embed_files
+
+    settings = ctx.settings
+    pending: list[tuple[int, np.ndarray, str]] = []  # saved by the next store flush
+    to_remove = list(plan.drop_vectors)
+    staged: list[tuple[Image, np.ndarray, str]] = []
+
+    def flush_store() -> None:
+        save_embeddings(store, s, encoder.key, pending, remove=to_remove)
+        pending.clear()
+        to_remove.clear()
+
+    def commit_staged() -> None:
+        s.flush()  # one flush per batch assigns the new rows their ids (the vector ids)
+        pending.extend((img.id, vector, sha) for img, vector, sha in staged)
+        staged.clear()
+        s.commit()
+
+    items = {item.file.abspath: item for item in plan.embed}
+    total, done, canceled = len(items), 0, False
+    last_flush = time.monotonic()
+    results = embed_files(list(items), encoder.encode_pixels, decode_options(settings, encoder),
+                          batch_size=settings.batch_size, pool=pool)
+    try:
+        for result in results:
+            item = items[result.path]
+            f = item.file
+            done += 1
+            if not isinstance(result, Embedded):
+                failures[f.rel] = result.reason
+                continue
+            d = result.decoded
+            thumb = write_thumbnail(settings.home, d.sha256, d.thumbnail)
+            img = s.get(Image, item.image_id) if item.image_id is not None else None
+            if img is None:
+                img = Image(library_id=lib.id, path=f.rel, origin=ImageOrigin.LIBRARY)
+                s.add(img)
+                summary.added += 1
+            elif not item.moved:
+                summary.updated += 1
+            _apply_decoded(img, d, f.mtime, thumb)
+            staged.append((img, result.embedding, d.sha256))
+            failures.pop(f.rel, None)
+            if done % settings.batch_size == 0:
+                commit_staged()
+                progress(done, total, f.rel)
+                if time.monotonic() - last_flush > STORE_FLUSH_SECONDS:
+                    flush_store()
+                    last_flush = time.monotonic()
+                if should_cancel():
+                    canceled = True
+                    break
+    finally:
+        results.close()
+        commit_staged()
+        flush_store()
+    return done, canceled
+
+
+def decode_options(settings: Any, encoder: Any | None, *, draft: bool | None = None) -> Any:
+    """How every part of the platform decodes an image for ``encoder`` (None: no model pixels):
+    the configured draft, thumbnail size and decompression-bomb limit."""
+    from daguerre.indexer.decode import DecodeOptions
+
+    return DecodeOptions(
+        pixel_stage=encoder.pixel_stage if encoder is not None else None,
+        model_size=encoder.image_size if encoder is not None else 224,
+        draft=settings.draft_decode if draft is None else draft,
+        thumbnail_size=settings.thumbnail_size, max_pixels=settings.max_image_pixels)
+
+
+@dataclass
+class Cataloged:
+    """What :func:`catalog_files` did: ``{path: catalog id}`` in the order asked, and the files it
+    could not add."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    added: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (library-relative path, reason)
+
+
+def catalog_files(ctx: Context, library_id: int, rels: list[str], *,
+                  owner: str | None = None) -> Cataloged:
+    """Catalog ids for files of one library, adding the ones the catalog does not know yet.
+
+    A file added here is decoded (size, orientation, capture time, perceptual hash, thumbnail) but
+    not embedded: no CLIP weights are needed, so a photo can be restored or edited before its
+    library was ever indexed. The next ``daguerre index`` embeds it under the same id. Runs under
+    the library's indexing lease, so it never races an indexer inserting the same path (raises
+    Conflict while one runs). Unreadable files land in ``failures``; images a person
+    retired (deleted, duplicate) are refused there too rather than brought back.
+    """
+    from daguerre.indexer.decode import DecodeError, decode_file
+    from daguerre.platform.services.indexing_lease import indexing_lease
+
+    out = Cataloged()
+    with ctx.catalog.session() as s:
+        lib = find_library(s, library_id)
+    root = Path(lib.root)
+    with indexing_lease(ctx.catalog, lib.id, owner), ctx.catalog.session() as s:
+        rows: dict[str, Any] = {}
+        for start in range(0, len(rels), 500):  # bounded IN lists (SQLite caps parameters)
+            rows.update((r.path, r) for r in s.execute(
+                select(Image.id, Image.path, Image.status)
+                .where(Image.library_id == lib.id, Image.path.in_(rels[start:start + 500]))))
+        options = decode_options(ctx.settings, None)
+        for rel in rels:
+            row = rows.get(rel)
+            if row is not None and row.status == ImageStatus.ACTIVE:
+                out.ids[rel] = row.id
+                continue
+            if row is not None and row.status != ImageStatus.MISSING:
+                out.failures.append((rel, f"retired in the catalog (status {row.status.value})"))
+                continue
+            try:
+                d = decode_file(root / rel, options)
+            except DecodeError as exc:
+                out.failures.append((rel, str(exc)))
+                continue
+            img = s.get(Image, row.id) if row is not None else None
+            if img is None:
+                img = Image(library_id=lib.id, path=rel, origin=ImageOrigin.LIBRARY)
+                s.add(img)
+            _apply_decoded(img, d, d.mtime,
+                           write_thumbnail(ctx.settings.home, d.sha256, d.thumbnail))
+            s.flush()
+            out.ids[rel] = img.id
+            out.added += 1
+        s.commit()
+    return out

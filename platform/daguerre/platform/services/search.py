@@ -1,0 +1,280 @@
+"""Semantic search over the catalog: parse a query into a vector, rank it with the vector store
+under the catalog's filters, page the result.
+
+* A query is a weighted sum of text and image terms (:mod:`daguerre.indexer.query`); text terms
+  come from the cache of :mod:`daguerre.platform.services.text_cache`.
+* Filters (:mod:`daguerre.platform.catalog.filters`, checked there) are answered by the catalog,
+  which hands the store the allowed ids: the store ranks only those, so a filtered page is full
+  whenever enough images match, however far down the unfiltered ranking they sit.
+* Paging is by ``offset`` over a stable order (score, then id); ``min_score`` cuts the tail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from daguerre.platform.catalog.filters import (
+    MAX_HITS,
+    SearchFilters,
+    apply_filters,
+    check_filters,
+    page_of,
+)
+from daguerre.platform.catalog.models import Image, ImageStatus, Library
+from daguerre.platform.catalog.queries import get_image, image_path
+from daguerre.platform.context import Context
+from daguerre.platform.errors import BadInput
+from daguerre.platform.services.text_cache import embed_texts
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: int
+    path: str
+    score: float
+    library: str | None
+    width: int
+    height: int
+    format: str | None = None
+    captured_at: datetime | None = None
+    rating: int | None = None
+    origin: str | None = None
+    review_state: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "score": round(self.score, 6),
+                "library": self.library, "width": self.width, "height": self.height,
+                "format": self.format,
+                "captured_at": self.captured_at.isoformat() if self.captured_at else None,
+                "rating": self.rating, "origin": self.origin, "review_state": self.review_state}
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+def allowed_ids(ctx: Context, filters: SearchFilters) -> np.ndarray | None:
+    """Ids of the active images that pass ``filters``; None when there are no filters."""
+    if not filters:
+        return None
+    with ctx.catalog.session() as s:
+        q = apply_filters(select(Image.id).where(Image.status == ImageStatus.ACTIVE), filters, s)
+        return np.fromiter(s.scalars(q), dtype=np.int64)
+
+
+# ----------------------------------------------------------------------------- query vectors
+
+
+def embed_image_file(ctx: Context, path: str) -> np.ndarray:
+    """Embed an image file given on the command line (not necessarily in a library)."""
+    from daguerre.indexer.decode import DecodeError, decode_file
+    from daguerre.platform.services.indexing import decode_options
+
+    encoder = ctx.encoder()
+    s = ctx.settings
+    if not Path(path).expanduser().is_file():
+        raise BadInput(f"query image {path} does not exist", field="image", value=path)
+    try:
+        d = decode_file(Path(path).expanduser(), decode_options(s, encoder))
+    except DecodeError as exc:
+        raise BadInput(f"cannot use {path} as a query image: {exc}", field="image",
+                       value=path) from None
+    return encoder.encode_pixels([d.pixels])[0]
+
+
+def embed_image_bytes(ctx: Context, data: bytes, name: str) -> np.ndarray:
+    """Embed an uploaded file, refusing non-images and decompression bombs (field ``image``)."""
+    from daguerre.indexer.decode import DecodeError, decode_bytes
+    from daguerre.platform.services.indexing import decode_options
+
+    if not data:
+        raise BadInput("image is empty (0 bytes)", field="image")
+    encoder = ctx.encoder()
+    try:
+        decoded = decode_bytes(data, name, decode_options(ctx.settings, encoder))
+    except DecodeError as exc:
+        raise BadInput(f"image refused: {exc}", field="image") from None
+    return encoder.encode_pixels([decoded.pixels])[0]
+
+
+def stored_embedding(ctx: Context, image_id: int) -> np.ndarray:
+    store = ctx.store()
+    if image_id not in store:
+        with ctx.catalog.session() as s:
+            get_image(s, image_id)
+        raise BadInput(f"image {image_id} has no embedding for model {store.model_key}: "
+                       "run `daguerre index` first", field="image_id", value=image_id)
+    return store.get([image_id])[0]
+
+
+def query_vector(ctx: Context, query: str, images: Sequence[str] = ()
+                 ) -> tuple[np.ndarray, set[int]]:
+    """The unit vector of a query in the syntax of :mod:`daguerre.indexer.query` (plus image
+    files given apart, each a term of weight 1), and the ids of indexed images it names (``#ID``
+    terms), which a caller may leave out of the results."""
+    from daguerre.indexer.query import QueryError, combine, parse_query
+
+    try:
+        parsed = parse_query(query)
+    except QueryError as exc:
+        raise BadInput(str(exc), field="q", value=query) from None
+    texts = parsed.texts
+    text_vecs = dict(zip(texts, embed_texts(ctx, texts), strict=True)) if texts else {}
+    vectors, weights, named = [], [], set()
+    for term in parsed.terms:
+        if term.kind == "text":
+            vectors.append(text_vecs[term.value])
+        elif term.kind == "id":
+            vectors.append(stored_embedding(ctx, term.image_id))
+            named.add(term.image_id)
+        else:
+            vectors.append(embed_image_file(ctx, term.value))
+        weights.append(term.weight)
+    for path in images:
+        vectors.append(embed_image_file(ctx, path))
+        weights.append(1.0)
+    try:
+        return combine(weights, np.stack(vectors)), named
+    except ValueError as exc:
+        raise BadInput(f"bad query: {exc}", field="q", value=query) from None
+
+
+# ----------------------------------------------------------------------------- ranking
+
+
+def _check_page(limit: int, offset: int, min_score: float | None) -> None:
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_HITS:
+        raise BadInput(f"limit must be between 1 and {MAX_HITS}, got {limit!r}",
+                       field="limit", value=limit)
+    if not isinstance(offset, int) or offset < 0:
+        raise BadInput(f"offset must be 0 or more, got {offset!r}", field="offset",
+                       value=offset)
+    if min_score is not None and not -1.0 <= min_score <= 1.0:
+        raise BadInput(f"min_score must be between -1 and 1 (a cosine similarity), "
+                       f"got {min_score}", field="min_score", value=min_score)
+
+
+Filters = SearchFilters | Mapping[str, Any] | None
+
+
+def options(values: Mapping[str, Any], *, default_limit: int, typed: bool = False
+            ) -> dict[str, Any]:
+    """``limit``, ``offset``, ``min_score`` and ``filters`` of a search request given as a
+    mapping (a query string, a form; with ``typed``, a JSON body), checked: the keyword
+    arguments of :func:`search`, :func:`similar` and :func:`search_upload`."""
+    limit, offset = page_of(values, default_limit=default_limit, typed=typed)
+    score = values.get("min_score")
+    if score is not None:
+        number: float | None = None
+        if isinstance(score, int | float) and not isinstance(score, bool):
+            number = float(score)
+        elif isinstance(score, str) and not typed:
+            try:
+                number = float(score.strip())
+            except ValueError:
+                number = None
+        if number is None or not -1.0 <= number <= 1.0:  # NaN fails the range too
+            raise BadInput(f"min_score must be a number from -1 to 1 (a cosine similarity), "
+                           f"got {score!r}", field="min_score", value=score)
+        score = number
+    return {"limit": limit, "offset": offset, "min_score": score,
+            "filters": check_filters(values, typed=typed)}
+
+
+def rank(ctx: Context, query: np.ndarray, limit: int, *, exclude: set[int] | None = None,
+         offset: int = 0, filters: Filters = None,
+         min_score: float | None = None) -> list[Hit]:
+    """The page ``[offset, offset + limit)`` of active images for a query vector, best first
+    (ties by id), restricted by ``filters`` (checked by
+    :func:`~daguerre.platform.catalog.filters.check_filters`) and cut at ``min_score``."""
+    _check_page(limit, offset, min_score)
+    checked = check_filters(filters) if filters is not None else SearchFilters()
+    store = ctx.store()
+    q = np.asarray(query, dtype=np.float32)
+    exclude = exclude or set()
+    if checked:
+        allowed = allowed_ids(ctx, checked)
+        if exclude:
+            allowed = allowed[~np.isin(allowed, np.fromiter(exclude, np.int64))]
+        if len(allowed) == 0:
+            return []
+        scores, ids = store.search(q, limit, allowed_ids=allowed, offset=offset)
+        hits = _join(ctx, [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0], strict=True)])
+    else:
+        # No filter: search the whole store and drop what is not active in the catalog (missing,
+        # deleted, resolved duplicates), looking further while the page is short.
+        want = limit + offset + len(exclude)
+        while True:
+            scores, ids = store.search(q, want)
+            found = [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0], strict=True)
+                     if int(i) not in exclude]
+            active = _join(ctx, found)
+            if len(active) >= limit + offset or len(ids[0]) < want:
+                hits = active[offset:offset + limit]
+                break
+            want *= 2
+    if min_score is not None:
+        hits = [h for h in hits if h.score >= min_score]
+    return hits
+
+
+def _join(ctx: Context, found: list[tuple[int, float]]) -> list[Hit]:
+    """Catalog rows for (id, score) pairs, in the given order; inactive images dropped."""
+    if not found:
+        return []
+    with ctx.catalog.session() as s:
+        rows = {img.id: (img, lib) for img, lib in s.execute(
+            select(Image, Library).outerjoin(Library, Image.library_id == Library.id)
+            .where(Image.id.in_([i for i, _ in found]), Image.status == ImageStatus.ACTIVE))}
+    out = []
+    for image_id, score in found:
+        if image_id in rows:
+            img, lib = rows[image_id]
+            out.append(Hit(image_id, image_path(ctx.settings.home, img, lib), score,
+                           lib.name if lib else None, img.width, img.height, img.format,
+                           img.captured_at, img.rating,
+                           img.origin.value if img.origin is not None else None,
+                           img.review_state.value if img.review_state is not None else None))
+    return out
+
+
+def search(ctx: Context, query: str, *, limit: int = 10, offset: int = 0,
+           filters: Filters = None, min_score: float | None = None,
+           include_named: bool = False, images: Sequence[str] = ()) -> list[Hit]:
+    """Search by a query in the query syntax (text, ``#ID`` and image-file terms), plus any
+    ``images`` (files) added as terms.
+
+    Images named by ``#ID`` terms are left out of their own results unless ``include_named``.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise BadInput("the search query is empty", field="q", value=query)
+    vector, named = query_vector(ctx, query, images)
+    return rank(ctx, vector, limit, offset=offset, filters=filters, min_score=min_score,
+                exclude=None if include_named else named)
+
+
+def search_upload(ctx: Context, data: bytes, name: str, limit: int = 10, *, offset: int = 0,
+                  filters: Filters = None, min_score: float | None = None) -> list[Hit]:
+    """Images most like an uploaded example (the bytes of an image file)."""
+    return rank(ctx, embed_image_bytes(ctx, data, name), limit, offset=offset, filters=filters,
+                min_score=min_score)
+
+
+def search_image(ctx: Context, path: str, limit: int = 10, *, offset: int = 0,
+                 filters: Filters = None, min_score: float | None = None
+                 ) -> list[Hit]:
+    return rank(ctx, embed_image_file(ctx, path), limit, offset=offset, filters=filters,
+                min_score=min_score)
+
+
+def similar(ctx: Context, image_id: int, limit: int = 10, *, offset: int = 0,
+            filters: Filters = None, min_score: float | None = None) -> list[Hit]:
+    """Images most like an indexed one (the image itself excluded)."""
+    return rank(ctx, stored_embedding(ctx, image_id), limit, exclude={image_id}, offset=offset,
+                filters=filters, min_score=min_score)
