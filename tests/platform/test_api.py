@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.platform.api_fixtures import *  # noqa: F403 - fixtures
@@ -355,6 +356,31 @@ def test_search_with_filters_fills_the_page(client, auth) -> None:  # noqa: ANN0
     assert {h["id"] for h in similar} == {i["id"] for i in beach} - {2}
     none = client.get(f"{API}/search?q=sea&origin=generated", headers=auth).get_json()
     assert none["items"] == []
+
+
+def test_search_terms_that_name_server_files_are_forbidden(client, auth, library_root
+                                                          ) -> None:  # noqa: ANN001
+    """A file term would make the server read a path of the client's choosing: the CLI may, the
+    API may not (403, naming q); the same picture is found by #ID or by an upload instead."""
+    target = library_root / "beach" / "green-1.png"
+    for query in (str(target), f'"sunset" + {target}'):
+        resp = client.get(f"{API}/search", query_string={"q": query}, headers=auth)
+        assert resp.status_code == 403 and error_of(resp)["field"] == "q", resp.get_json()
+    resp = client.post(f"{API}/search", json={"q": "/etc/passwd.png"}, headers=auth)
+    assert resp.status_code == 403
+
+
+def test_similar_to_an_image_not_indexed_yet_is_a_conflict(app, client, auth) -> None:  # noqa: ANN001
+    """The image exists but has no vector: its state, not the request, is wrong (409)."""
+    from daguerre.platform.web import get_context
+
+    with app.app_context():
+        ctx = get_context()
+        store = ctx.store()
+        with store.edit() as st:
+            st.remove(np.asarray([4], dtype=np.int64))
+    resp = client.get(f"{API}/search/similar/4", headers=auth)
+    assert resp.status_code == 409 and error_of(resp)["field"] == "image_id"
 
 
 @pytest.mark.parametrize("query,field", [

@@ -112,6 +112,7 @@ def test_one_image_has_its_tags_and_provenance(catalog) -> None:  # noqa: ANN001
     ctx, ids, _root = catalog
     tagged = svc.get_image(ctx, ids["p1"])
     assert tagged["tags"] == [{"name": "beach", "source": "user", "score": None}]
+    assert tagged["captured_at"] == "2023-02-01T00:00:00+00:00"  # stored naive, meant as UTC
     assert (tagged["library"], tagged["path"], tagged["status"]) == ("photos", "2023/1.png",
                                                                      "active")
     made = svc.get_image(ctx, ids["upload"])
@@ -123,6 +124,25 @@ def test_one_image_has_its_tags_and_provenance(catalog) -> None:  # noqa: ANN001
     with pytest.raises(NotFound) as exc:
         svc.get_image(ctx, 424242)
     assert exc.value.field == "image_id"
+
+
+def test_one_image_lists_its_tags_as_the_tags_service_does(catalog) -> None:  # noqa: ANN001
+    """`GET /images/{id}` and `GET /images/{id}/tags` (and the CLI) show one order: a person's
+    tags first, then the model's by score, not alphabetically."""
+    from daguerre.platform.services.tags import image_tags
+
+    ctx, ids, _root = catalog
+    with ctx.catalog.session() as s:
+        for name, score in (("apple", 0.2), ("zebra", 0.9)):
+            tag = Tag(name=name)
+            s.add(tag)
+            s.flush()
+            s.add(ImageTag(image_id=ids["p1"], tag_id=tag.id, source=TagSource.MODEL,
+                           score=score))
+    tags = svc.get_image(ctx, ids["p1"])["tags"]
+    assert [(t["name"], t["source"]) for t in tags] == [
+        ("beach", "user"), ("zebra", "model"), ("apple", "model")]
+    assert tags == image_tags(ctx, ids["p1"])
 
 
 def test_curate_changes_only_rating_and_review_state(catalog) -> None:  # noqa: ANN001

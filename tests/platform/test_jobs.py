@@ -84,7 +84,6 @@ def test_create_commits_then_sends_only_the_id(jobs, outbox):
     ("noop", {"sleep": -1}, "params.sleep"),
     ("noop", {"speed": 1}, "params.speed"),
     ("index", {}, "params.library"),
-    ("index", {"library": "no-such-library"}, "params.library"),
     ("embed", {"image_ids": []}, "params.image_ids"),
     ("embed", {"image_ids": [1, "2"]}, "params.image_ids[1]"),
     ("noop", ["sleep"], "params"),
@@ -94,6 +93,13 @@ def test_bad_kind_or_params_are_refused_naming_the_field(jobs, outbox, kind, par
         jobs.create(kind, params)
     assert str(err.value).startswith(named)
     assert err.value.field == named  # the edges read the field, never the message
+    assert outbox.sent == [] and jobs.list() == []
+
+
+def test_an_unknown_library_is_not_found_naming_the_parameter(jobs, outbox):
+    with pytest.raises(NotFound) as err:
+        jobs.create("index", {"library": "no-such-library"})
+    assert err.value.field == "params.library" and str(err.value).startswith("params.library")
     assert outbox.sent == [] and jobs.list() == []
 
 

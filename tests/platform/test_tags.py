@@ -215,3 +215,25 @@ def test_cli_json_shapes_and_exit_status(ctx) -> None:  # noqa: ANN001
     assert "removed 'kite' from 1 image(s)" in cli("tags", "remove", "kite", "8")
     assert "no image with id 999" in cli("tags", "add", "kite", "999", status=2)
     assert "source must be one of" in cli("tags", "list", "--source", "robot", status=2)
+
+
+def test_the_documented_name_pattern_is_the_rule_check_name_applies() -> None:
+    """The OpenAPI document's pattern for names and the service's check agree on every
+    character of the Basic Multilingual Plane, alone and around a letter: a name the document
+    allows is one the server accepts, and the other way round."""
+    import re
+
+    from daguerre.platform.constants import NAME_PATTERN
+    from daguerre.platform.services.tags import check_name
+
+    pattern = re.compile(NAME_PATTERN)
+    for code in range(0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue  # lone surrogates cannot travel in JSON
+        for name in (chr(code), f"a{chr(code)}", f"{chr(code)}b{chr(code)}"):
+            try:
+                check_name(name)
+                accepted = True
+            except BadInput:
+                accepted = False
+            assert accepted == bool(pattern.fullmatch(name)), (hex(code), name)

@@ -30,6 +30,14 @@ SCHEDULERS: tuple[str, ...] = tuple(_SCHEDULERS)
 
 # Names people give things (libraries, tags, collections).
 MAX_NAME_CHARS = 200
+# A name is trimmed and its whitespace runs collapsed (Python's str.split), must keep something,
+# and may hold no other control character. The same rule as one regular expression, for the
+# OpenAPI document: Python's whitespace is spelt out, because a schema's ``\s`` (ECMA-262) is
+# another set (it lacks U+0085 and U+001C-U+001F, and has U+FEFF).
+NAME_WHITESPACE = ("\\t\\n\\u000b\\u000c\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680"
+                   "\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000")
+NAME_CONTROLS = "\\u0000-\\u0008\\u000e-\\u001b\\u007f-\\u0084\\u0086-\\u009f"
+NAME_PATTERN = f"^[^{NAME_CONTROLS}]*[^{NAME_WHITESPACE}{NAME_CONTROLS}][^{NAME_CONTROLS}]*$"
 MAX_PATH_CHARS = 4096
 
 # Paging of listings (API and CLI).

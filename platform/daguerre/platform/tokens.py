@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from daguerre.platform.catalog.models import ApiToken, utcnow
+from daguerre.platform.catalog.queries import as_id
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, NotFound
 
@@ -106,8 +107,8 @@ def revoke_token(ctx: Context, name_or_id: str | int) -> TokenInfo:
     """Revoke a token by name (or id); it stops working at once. Revoking twice is harmless."""
     with ctx.catalog.session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.name == str(name_or_id)))
-        if row is None and str(name_or_id).isdigit():
-            row = s.get(ApiToken, int(name_or_id))
+        if row is None and as_id(name_or_id) is not None:
+            row = s.get(ApiToken, as_id(name_or_id))
         if row is None:
             raise NotFound(f"no token named {name_or_id!r} (see `daguerre tokens list`)")
         row.revoked = True

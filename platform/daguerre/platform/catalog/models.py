@@ -42,6 +42,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A stored time as an ISO 8601 string with its offset (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive datetimes; every stored time is UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}

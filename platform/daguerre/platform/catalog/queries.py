@@ -7,6 +7,7 @@ never writes its own "no such library" again, and the CLI and the API say the sa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,20 +16,45 @@ from daguerre.platform.catalog.models import Image, ImageStatus, Library, Tag
 from daguerre.platform.constants import MAX_ID
 from daguerre.platform.errors import BadInput, NotFound
 
+T = TypeVar("T")
+
+
+def as_id(text: str | int) -> int | None:
+    """``text`` as a catalog id when it is one (ASCII digits, at most MAX_ID), else None.
+    (``str.isdigit`` alone admits ``"²"``, which ``int`` refuses.)"""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int):
+        return text if 0 <= text <= MAX_ID else None
+    text = text.strip()
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def find_named(session: Session, model: type[T], name_or_id: str | int, *, what: str,
+               field: str, listing: str) -> T:
+    """The row of ``model`` (which has ``id`` and ``name``) with id ``name_or_id``, else the one
+    with that name (whitespace runs collapsed); NotFound naming ``field`` and the command that
+    lists them."""
+    found = None
+    row_id = as_id(name_or_id)
+    if row_id is not None:
+        found = session.get(model, row_id)
+    if found is None and isinstance(name_or_id, str):
+        name = " ".join(name_or_id.split())
+        found = session.scalar(select(model).where(model.name == name))  # type: ignore[attr-defined]
+    if found is None:
+        raise NotFound(f"no {what} {str(name_or_id).strip()!r} (see `{listing}`)", field=field,
+                       value=name_or_id)
+    return found
+
 
 def find_library(session: Session, name_or_id: str | int, *, field: str = "library") -> Library:
-    """The library named ``name_or_id``, or with that id (a name made of digits is tried as an
-    id first, then as a name)."""
-    text = str(name_or_id).strip()
-    lib = None
-    if text.isdigit() and int(text) <= MAX_ID:
-        lib = session.get(Library, int(text))
-    if lib is None:
-        lib = session.scalar(select(Library).where(Library.name == text))
-    if lib is None:
-        raise NotFound(f"no library {text!r} (see `daguerre library list`)", field=field,
-                       value=name_or_id)
-    return lib
+    """The library with id ``name_or_id`` (an int or a string of digits), else the one with
+    that name."""
+    return find_named(session, Library, name_or_id, what="library", field=field,
+                      listing="daguerre library list")
 
 
 def get_image(session: Session, image_id: int, *, field: str = "image_id",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from daguerre.platform.cli import get_context
+from daguerre.platform.cli.progress import Progress
 
 
 @click.command("classify")
@@ -55,12 +55,9 @@ def classify(ctx: click.Context, library: str | None, labels_file: str | None,
                                   "templates": list(templates) or None, "top": top,
                                   "threshold": min_prob}, as_json)
         return
-    bar = _Bar(sys.stderr.isatty() and not as_json)
-    try:
+    with Progress("classify", quiet=as_json, unit="img") as bar:
         summary = run(app, library, labels=labels, templates=list(templates) or None, top=top,
                       min_prob=min_prob, progress=bar)
-    finally:
-        bar.close()
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return
@@ -71,24 +68,6 @@ def classify(ctx: click.Context, library: str | None, labels_file: str | None,
                f"{summary.tagged} model tags" +
                (f", {summary.skipped} not indexed yet (run `daguerre index`)"
                 if summary.skipped else ""))
-
-
-class _Bar:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled, self.bar = enabled, None
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc="classify", unit="img", file=sys.stderr)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def register(group: click.Group) -> None:

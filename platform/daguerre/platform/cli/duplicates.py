@@ -8,6 +8,7 @@ import click
 
 from daguerre.indexer.duplicates import TIERS
 from daguerre.platform.cli import get_context
+from daguerre.platform.cli.progress import Progress
 
 
 class _DefaultFind(click.Group):
@@ -62,9 +63,10 @@ def find(ctx: click.Context, tiers: tuple[str, ...], library: str | None,
                  "max_distance": max_distance, "threshold": threshold}, as_json)
         return
 
-    groups = find_duplicates(get_context(ctx), tiers=tiers or TIERS,
-                             library=library, near_max_distance=max_distance,
-                             similar_min_cosine=threshold)
+    with Progress("duplicates", quiet=as_json, unit="img") as bar:
+        groups = find_duplicates(get_context(ctx), tiers=tiers or TIERS,
+                                 library=library, near_max_distance=max_distance,
+                                 similar_min_cosine=threshold, progress=bar)
     if as_json:
         click.echo(json.dumps([g.as_dict() for g in groups]))
         return

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from daguerre.platform.cli import get_context
+from daguerre.platform.cli.progress import Progress
 
 COUNT_KEYS = ("added", "updated", "unchanged", "moved", "missing", "failed")
-
-
-class _Progress:
-    """A tqdm bar (count, rate, ETA) on a terminal; silent otherwise."""
-
-    def __init__(self, enabled: bool, label: str) -> None:
-        self.enabled, self.label, self.bar = enabled, label, None
-
-    def __call__(self, done: int, total: int, message: str) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=self.label, unit="img", file=sys.stderr,
-                            dynamic_ncols=True)
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def combine(summaries: list[dict]) -> dict:
@@ -69,11 +48,8 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool,
         return
     summaries = []
     for name in names:
-        bar = _Progress(sys.stderr.isatty() and not as_json, name)
-        try:
+        with Progress(name, quiet=as_json, unit="img") as bar:
             summaries.append(index_library(app, name, progress=bar).as_dict())
-        finally:
-            bar.close()
     if rebuild:
         store = app.store()
         with store.edit() as st:

@@ -23,13 +23,13 @@ MAX_IMAGE_IDS = 100_000
 def _check_library(ctx: Context, params: dict[str, Any]) -> None:
     from daguerre.platform.catalog.queries import find_library
 
-    # An unknown library makes the job's parameters wrong (400 from the API, like every other
-    # parameter), not the job missing; the message starts with the field, as Param's do.
+    # A well-formed name of a library that does not exist: NotFound (404 from the API), naming
+    # the parameter; the message starts with the field, as Param's do.
     with ctx.catalog.session() as s:
         try:
             params["library"] = find_library(s, params["library"]).name
         except NotFound as exc:
-            raise BadInput(f"params.library: {exc}", field="params.library",
+            raise NotFound(f"params.library: {exc}", field="params.library",
                            value=params["library"]) from None
 
 

@@ -62,6 +62,8 @@ class Param:
         types = self.type if isinstance(self.type, tuple) else (self.type,)
         if float in types and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        elif int in types and float not in types or self.item in (int, list):
+            value = json_integral(value)
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             wanted = " or ".join(t.__name__ for t in types)
             raise BadInput(f"{where} must be {wanted}, got {value!r}", field=where, value=value)
@@ -83,6 +85,16 @@ class Param:
                     raise BadInput(f"{where}[{i}] must be {self.item.__name__}, got {v!r}",
                                field=f"{where}[{i}]", value=v)
         return value
+
+
+def json_integral(value: Any) -> Any:
+    """JSON's integers, as JSON Schema counts them: ``3.0`` is the integer 3 (in lists too), so a
+    body the OpenAPI document allows is one the check accepts."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, list):
+        return [json_integral(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

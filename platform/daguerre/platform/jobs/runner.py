@@ -16,8 +16,8 @@ from typing import Any
 
 from daguerre.platform.catalog.models import Job, JobStatus
 from daguerre.platform.context import Context
-from daguerre.platform.error_map import kind_of
-from daguerre.platform.errors import Canceled
+from daguerre.platform.error_map import lookup
+from daguerre.platform.errors import Canceled, DaguerreError
 from daguerre.platform.jobs import lease
 from daguerre.platform.jobs.registry import get_kind
 
@@ -131,19 +131,28 @@ class _Heartbeat(threading.Thread):
                 log.exception("job %s: could not renew the lease", h.job_id)
 
 
-def _told(exc: BaseException) -> bool:
-    """Whether ``exc``'s message is the whole story for a person (no traceback in the log)."""
-    return kind_of(exc) is not None
+# How an error ends a job, by class (a subclass not listed takes its nearest base's): a cancel
+# ends it canceled; every other error a person can act on fails it with its message alone.
+# Anything else is a bug: the job fails with "Type: message" and the traceback goes to the log.
+JOB_STATUS: dict[type[DaguerreError], JobStatus] = {
+    Canceled: JobStatus.CANCELED,
+    DaguerreError: JobStatus.FAILED,
+}
+
+
+def job_outcome(exc: BaseException) -> tuple[JobStatus, str]:
+    """The status and ``error`` text a job ends with when ``exc`` stops it."""
+    status = lookup(JOB_STATUS, exc)
+    text = str(exc)
+    if status is not None:
+        return status, text or type(exc).__name__
+    name = type(exc).__name__
+    return JobStatus.FAILED, f"{name}: {text}" if text else name
 
 
 def job_error(exc: BaseException) -> str:
-    """A failed job's ``error``: the message of an error a person can act on (the same classes
-    the CLI shows as one line); the class and message of anything else (a bug)."""
-    text = str(exc)
-    if _told(exc):
-        return text or type(exc).__name__
-    name = type(exc).__name__
-    return f"{name}: {text}" if text else name
+    """A failed job's ``error`` (see :func:`job_outcome`)."""
+    return job_outcome(exc)[1]
 
 
 def execute(ctx: Context, job_id: int, worker: str, *,
@@ -199,13 +208,15 @@ def _on_error(ctx: Context, handle: JobHandle, exc: BaseException,
     pending = handle.take_pending()
     if handle.lost:
         return "lost"
-    soft_limit = type(exc).__name__ == "SoftTimeLimitExceeded"
-    if handle.timed_out or soft_limit:
+    from celery.exceptions import SoftTimeLimitExceeded  # Celery's own soft limit, if it fired
+
+    if handle.timed_out or isinstance(exc, SoftTimeLimitExceeded):
         limit = ctx.settings.task_soft_time_limit
         lease.finish(cat, job_id, worker, JobStatus.FAILED, progress=pending,
                      error=f"exceeded the soft time limit of {limit} s (task_soft_time_limit)")
         return "failed"
-    if isinstance(exc, Canceled | KeyboardInterrupt | SystemExit):
+    status, error = job_outcome(exc)
+    if status is JobStatus.CANCELED or isinstance(exc, KeyboardInterrupt | SystemExit):
         with cat.session() as s:
             canceled = bool(s.get(Job, job_id).cancel_requested)
         if not canceled and handle.stopping:
@@ -220,8 +231,8 @@ def _on_error(ctx: Context, handle: JobHandle, exc: BaseException,
         lease.finish(cat, job_id, worker, JobStatus.CANCELED, progress=pending,
                      error=None if canceled else str(exc) or "canceled")
         return "canceled"
-    if not _told(exc):
+    if lookup(JOB_STATUS, exc) is None:
         log.error("job %s (%s) failed:\n%s", job_id, handle.kind,
                   "".join(traceback.format_exception(exc)))
-    lease.finish(cat, job_id, worker, JobStatus.FAILED, error=job_error(exc), progress=pending)
+    lease.finish(cat, job_id, worker, JobStatus.FAILED, error=error, progress=pending)
     return "failed"

@@ -22,7 +22,6 @@ rating, added_at}``, the most recently added first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -36,41 +35,23 @@ from daguerre.platform.catalog.models import (
     Image,
     ImageStatus,
     Library,
+    iso,
 )
-from daguerre.platform.constants import MAX_ID
+from daguerre.platform.catalog.queries import find_named
 from daguerre.platform.context import Context
-from daguerre.platform.errors import Conflict, NotFound
+from daguerre.platform.errors import Conflict
 from daguerre.platform.services.tags import check_image_ids, check_name, require_images
 
 # A collection page when the caller names no limit.
 COLLECTION_PAGE = 50
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive datetimes; every stored time is UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
-
-
 def find_collection(session: Session, name_or_id: Any, *, field: str = "collection_id"
                     ) -> Collection:
     """The collection with id ``name_or_id`` (an int, or a string of digits), else the one with
     that name. NotFound naming ``field`` otherwise."""
-    found = None
-    if isinstance(name_or_id, int) and not isinstance(name_or_id, bool):
-        found = session.get(Collection, name_or_id) if 0 <= name_or_id <= MAX_ID else None
-    elif isinstance(name_or_id, str):
-        text = " ".join(name_or_id.split())
-        if text.isdigit() and int(text) <= MAX_ID:
-            found = session.get(Collection, int(text))
-        if found is None:
-            found = session.scalar(select(Collection).where(Collection.name == text))
-    if found is None:
-        raise NotFound(f"no collection {name_or_id!r} (see `daguerre collections list`)",
-                       field=field, value=name_or_id)
-    return found
+    return find_named(session, Collection, name_or_id, what="collection", field=field,
+                      listing="daguerre collections list")
 
 
 def _count(session: Session, collection_ids: list[int]) -> dict[int, int]:
@@ -83,7 +64,7 @@ def _count(session: Session, collection_ids: list[int]) -> dict[int, int]:
 
 
 def _as_dict(c: Collection, images: int) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "images": images, "created_at": _iso(c.created_at)}
+    return {"id": c.id, "name": c.name, "images": images, "created_at": iso(c.created_at)}
 
 
 def _one(session: Session, c: Collection) -> dict[str, Any]:
@@ -196,5 +177,5 @@ def collection_images(ctx: Context, collection: Any, params: Mapping[str, Any] |
         items = [{"id": img.id, "library": lib.name if lib is not None else None,
                   "path": img.path, "width": img.width, "height": img.height,
                   "format": img.format, "rating": img.rating,
-                  "added_at": _iso(link.added_at)} for link, img, lib in rows]
+                  "added_at": iso(link.added_at)} for link, img, lib in rows]
     return {"items": items, "total": int(total or 0), "limit": limit, "offset": offset}

@@ -12,7 +12,7 @@ groups can be resolved: a ``similar`` group holds different pictures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +20,22 @@ import numpy as np
 from sqlalchemy import select
 
 from daguerre.indexer.duplicates import TIERS
-from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library, TagSource
+from daguerre.platform.catalog.models import (
+    Image,
+    ImageStatus,
+    ImageTag,
+    Library,
+    TagSource,
+    iso,
+)
 from daguerre.platform.catalog.queries import find_library, image_path
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, NotFound
+from daguerre.platform.services.progress import ProgressFn
 
 NEIGHBOURS = 10  # per image, for the similar tier
 QUERY_BATCH = 1024
 
-ProgressFn = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,7 @@ def _candidates(ctx: Context, library: str | int | None) -> tuple[list[Any], dic
                                    float(when)))
             members[img.id] = Member(img.id, image_path(ctx.settings.home, img, lib), img.width,
                                      img.height, img.size,
-                                     img.captured_at.isoformat() if img.captured_at else None,
-                                     img.rating)
+                                     iso(img.captured_at), img.rating)
     return cands, members
 
 

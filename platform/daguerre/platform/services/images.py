@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from daguerre.platform.catalog.models import (
     Library,
     Lineage,
     ReviewState,
+    iso,
 )
 from daguerre.platform.catalog.queries import get_image as load_image
 from daguerre.platform.catalog.queries import image_base
@@ -44,6 +44,7 @@ from daguerre.platform.constants import IMAGE_STATUSES, REVIEW_STATES
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, NotFound
 from daguerre.platform.files import resolve_inside
+from daguerre.platform.services.tags import tag_entries
 
 CURATED = ("rating", "review_state")
 DEFAULT_PAGE = 50
@@ -52,20 +53,6 @@ _MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "G
 
 
 # ----------------------------------------------------------------------------- shapes
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
-
-
-def tag_record(row: ImageTag) -> dict[str, Any]:
-    """One tag of an image: its name, who set it (user or model) and the model's score."""
-    return {"name": row.tag.name, "source": str(row.source.value),
-            "score": None if row.score is None else round(float(row.score), 6)}
 
 
 def image_record(img: Image, library: Library | None, tags: list[ImageTag] | None = None
@@ -82,16 +69,16 @@ def image_record(img: Image, library: Library | None, tags: list[ImageTag] | Non
         "width": img.width,
         "height": img.height,
         "format": img.format,
-        "captured_at": _iso(img.captured_at),
+        "captured_at": iso(img.captured_at),
         "status": str(img.status.value),
         "origin": str(img.origin.value),
         "rating": img.rating,
         "review_state": str(img.review_state.value),
         "duplicate_of": img.duplicate_of,
-        "created_at": _iso(img.created_at),
+        "created_at": iso(img.created_at),
     }
     if tags is not None:
-        out["tags"] = [tag_record(t) for t in sorted(tags, key=lambda t: (t.tag.name, t.source))]
+        out["tags"] = tag_entries(tags)
     return out
 
 

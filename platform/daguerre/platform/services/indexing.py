@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,7 @@ from daguerre.platform.services.index_plan import (
     ScannedFile,
     plan_index,
 )
-
-ProgressFn = Callable[[int, int, str], None]
-CancelFn = Callable[[], bool]
+from daguerre.platform.services.progress import CancelFn, ProgressFn
 
 STORE_FLUSH_SECONDS = 30.0  # how often a long run makes its vectors durable
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from daguerre.platform.catalog.db import database_now
-from daguerre.platform.catalog.models import Job, JobStatus
+from daguerre.platform.catalog.models import Job, JobStatus, iso
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, Conflict, NotFound
 from daguerre.platform.jobs.registry import get_kind
@@ -29,14 +28,6 @@ log = logging.getLogger(__name__)
 
 STATUSES = tuple(s.value for s in JobStatus)
 MAX_LIST = 1000
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive datetimes; every stored time is UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
@@ -55,10 +46,10 @@ def job_to_dict(job: Job) -> dict[str, Any]:
         "attempts": job.attempts or 0,
         "worker": job.worker,
         "retried_from": job.retried_from,
-        "created_at": _iso(job.created_at),
-        "enqueued_at": _iso(job.enqueued_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso(job.created_at),
+        "enqueued_at": iso(job.enqueued_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
         "finished": status.finished,
     }
 

@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daguerre.platform.catalog.models import Image, ImageStatus, Library, Lineage
+from daguerre.platform.catalog.models import Image, ImageStatus, Library, Lineage, iso
 from daguerre.platform.catalog.queries import find_library
 from daguerre.platform.constants import MAX_ID, MAX_PATH_CHARS
 from daguerre.platform.context import Context
@@ -54,18 +53,10 @@ _OWNER_SUFFIX = "library-admin"
 _CHUNK = 500
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
-
-
 def library_info(lib: Library, images: int) -> dict[str, Any]:
     """A library as the API and ``--json`` show it; ``images`` counts its active images."""
     return {"id": lib.id, "name": lib.name, "root": lib.root, "images": images,
-            "created_at": _iso(lib.created_at), "last_indexed_at": _iso(lib.last_indexed_at)}
+            "created_at": iso(lib.created_at), "last_indexed_at": iso(lib.last_indexed_at)}
 
 
 def _active_counts(session: Session, library_id: int | None = None) -> dict[int, int]:

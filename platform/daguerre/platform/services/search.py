@@ -27,10 +27,10 @@ from daguerre.platform.catalog.filters import (
     check_filters,
     page_of,
 )
-from daguerre.platform.catalog.models import Image, ImageStatus, Library
+from daguerre.platform.catalog.models import Image, ImageStatus, Library, iso
 from daguerre.platform.catalog.queries import get_image, image_path
 from daguerre.platform.context import Context
-from daguerre.platform.errors import BadInput
+from daguerre.platform.errors import BadInput, Conflict, Forbidden
 from daguerre.platform.services.text_cache import embed_texts
 
 
@@ -52,7 +52,7 @@ class Hit:
         return {"id": self.id, "path": self.path, "score": round(self.score, 6),
                 "library": self.library, "width": self.width, "height": self.height,
                 "format": self.format,
-                "captured_at": self.captured_at.isoformat() if self.captured_at else None,
+                "captured_at": iso(self.captured_at),
                 "rating": self.rating, "origin": self.origin, "review_state": self.review_state}
 
 
@@ -108,16 +108,21 @@ def stored_embedding(ctx: Context, image_id: int) -> np.ndarray:
     if image_id not in store:
         with ctx.catalog.session() as s:
             get_image(s, image_id)
-        raise BadInput(f"image {image_id} has no embedding for model {store.model_key}: "
+        # The image exists but is not embedded yet: its state, not the request, is the problem.
+        raise Conflict(f"image {image_id} has no embedding for model {store.model_key}: "
                        "run `daguerre index` first", field="image_id", value=image_id)
     return store.get([image_id])[0]
 
 
-def query_vector(ctx: Context, query: str, images: Sequence[str] = ()
+def query_vector(ctx: Context, query: str, images: Sequence[str] = (), *, files: bool = True
                  ) -> tuple[np.ndarray, set[int]]:
     """The unit vector of a query in the syntax of :mod:`daguerre.indexer.query` (plus image
     files given apart, each a term of weight 1), and the ids of indexed images it names (``#ID``
-    terms), which a caller may leave out of the results."""
+    terms), which a caller may leave out of the results.
+
+    ``files=False`` refuses image-file terms (Forbidden): a file term makes this process read a
+    path on its own disk, which a person at the command line may ask for and a client of the API
+    may not (it uploads the image or names an indexed one instead)."""
     from daguerre.indexer.query import QueryError, combine, parse_query
 
     try:
@@ -133,6 +138,10 @@ def query_vector(ctx: Context, query: str, images: Sequence[str] = ()
         elif term.kind == "id":
             vectors.append(stored_embedding(ctx, term.image_id))
             named.add(term.image_id)
+        elif not files:
+            raise Forbidden(f"q: {term.value!r} names a file on the server; over the API, "
+                            "upload the image to /search/image or name an indexed image as #ID",
+                            field="q", value=query)
         else:
             vectors.append(embed_image_file(ctx, term.value))
         weights.append(term.weight)
@@ -246,7 +255,8 @@ def _join(ctx: Context, found: list[tuple[int, float]]) -> list[Hit]:
 
 def search(ctx: Context, query: str, *, limit: int = 10, offset: int = 0,
            filters: Filters = None, min_score: float | None = None,
-           include_named: bool = False, images: Sequence[str] = ()) -> list[Hit]:
+           include_named: bool = False, images: Sequence[str] = (), files: bool = True
+           ) -> list[Hit]:
     """Search by a query in the query syntax (text, ``#ID`` and image-file terms), plus any
     ``images`` (files) added as terms.
 
@@ -254,7 +264,7 @@ def search(ctx: Context, query: str, *, limit: int = 10, offset: int = 0,
     """
     if not isinstance(query, str) or not query.strip():
         raise BadInput("the search query is empty", field="q", value=query)
-    vector, named = query_vector(ctx, query, images)
+    vector, named = query_vector(ctx, query, images, files=files)
     return rank(ctx, vector, limit, offset=offset, filters=filters, min_score=min_score,
                 exclude=None if include_named else named)
 

@@ -39,6 +39,7 @@ from daguerre.platform.catalog.queries import find_library, find_tag_id, get_ima
 from daguerre.platform.constants import MAX_ID, MAX_NAME_CHARS, TAG_SOURCES
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, NotFound
+from daguerre.platform.services.progress import ProgressFn
 
 BATCH = 4096
 # One request or command changes at most this many images (a whole folder's worth; a larger
@@ -47,7 +48,6 @@ MAX_IMAGE_IDS = 10_000
 # The API's page of tags when the caller names no limit.
 TAG_PAGE = 200
 
-ProgressFn = Callable[[int, int, str], None]
 
 
 # ----------------------------------------------------------------------------- checks

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 
 from daguerre.platform.catalog.db import Catalog, database_now
-from daguerre.platform.catalog.models import Worker
+from daguerre.platform.catalog.models import Worker, iso
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.sweeper import sweep_interval
 
@@ -44,11 +44,6 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
-def _iso(value: datetime | None) -> str | None:
-    value = _utc(value)
-    return value.isoformat() if value is not None else None
-
-
 def _alive(row: Worker, now: datetime, lease_seconds: float) -> bool:
     if row.stopped_at is not None:
         return False
@@ -65,9 +60,9 @@ def worker_to_dict(row: Worker, alive: bool) -> dict[str, Any]:
         "device": row.device,
         "alive": alive,
         "current_job_id": row.current_job_id if alive else None,
-        "started_at": _iso(row.started_at),
-        "last_seen_at": _iso(row.last_seen_at),
-        "stopped_at": _iso(row.stopped_at),
+        "started_at": iso(row.started_at),
+        "last_seen_at": iso(row.last_seen_at),
+        "stopped_at": iso(row.stopped_at),
     }
 
 

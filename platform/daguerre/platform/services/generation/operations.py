@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import fields
 from typing import Any
 
@@ -21,9 +21,7 @@ from daguerre.platform.errors import BadInput, Canceled, Unavailable
 from daguerre.platform.services.generation.masks import mask_for
 from daguerre.platform.services.generation.outputs import Embedder, OutputWriter
 from daguerre.platform.services.generation.sources import load_source
-
-ProgressFn = Callable[[int, int, str], None]
-CancelFn = Callable[[], bool]
+from daguerre.platform.services.progress import CancelFn, ProgressFn
 
 OPERATIONS = ("generate", "translate", "inpaint", "edit", "upscale")
 

@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import select
 
 from daguerre.platform.catalog.models import Image, ImageStatus, ImageTag, Library
-from daguerre.platform.catalog.queries import find_library, find_tag_id, get_image, image_base
+from daguerre.platform.catalog.queries import (
+    as_id,
+    find_library,
+    find_tag_id,
+    get_image,
+    image_base,
+)
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, Conflict, NotFound
 from daguerre.platform.files import is_inside
@@ -67,7 +73,7 @@ def resolve_targets(ctx: Context, targets: Iterable[str] = (), *, library: str |
 
 def _image_id(ctx: Context, text: str) -> int:
     digits = text[1:]
-    if not digits.isdigit():
+    if as_id(digits) is None:
         raise BadInput(f"target {text!r}: expected #ID with a numeric catalog id",
                        field="targets", value=text)
     try:

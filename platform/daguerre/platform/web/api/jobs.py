@@ -10,13 +10,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from daguerre.platform.constants import JOB_STATUSES
 from daguerre.platform.errors import NotFound, Unavailable
 from daguerre.platform.web import get_context
 from daguerre.platform.web.params import MAX_ID, Params, json_body
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 
-STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 
 
 def jobs_service() -> Any:
@@ -41,7 +41,7 @@ def _job_id(job_id: int) -> int:
 @bp.get("")
 def list_jobs() -> Response:
     params = Params.from_args()
-    status = params.choice("status", STATUSES)
+    status = params.choice("status", JOB_STATUSES)
     kind = params.string("kind", max_len=64)
     limit, offset = params.page(default_limit=50)
     items = jobs_service().list(status=status, kind=kind, limit=limit, offset=offset)

@@ -39,7 +39,7 @@ def _text_search(source: Mapping[str, Any], *, typed: bool = False) -> Response:
     opts = svc.options(source, default_limit=DEFAULT_LIMIT, typed=typed)
     with state().search_lock:
         # The query syntax: "a beach" + "sunset" - "people", weights, #ID image terms.
-        hits = svc.search(get_context(), q, **opts)
+        hits = svc.search(get_context(), q, files=False, **opts)
     return _answer(hits, opts, query=q)
 
 

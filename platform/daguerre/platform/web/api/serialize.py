@@ -1,18 +1,8 @@
-"""Catalog rows as JSON objects (the shapes ``openapi.py`` documents)."""
+"""What the JSON API adds to the services' shapes: the URLs of an image's files."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import url_for
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite returns naive datetimes; they were written in UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
 
 
 def image_urls(image_id: int) -> dict[str, str]:
