@@ -70,6 +70,7 @@ def build(home: Path, n: int) -> dict[str, str]:
     from daguerre.platform.catalog.models import Image, ImageEmbedding, Library
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
+    from daguerre.platform.services.users import create_user
     from daguerre.platform.tokens import create_token
 
     ctx = Context(load_settings(env=env))
@@ -95,7 +96,8 @@ def build(home: Path, n: int) -> dict[str, str]:
     with store.edit() as st:
         st.upsert(np.arange(1, n + 1, dtype=np.int64), synthetic_embeddings(n, encoder.dim))
     t_vec = time.perf_counter() - t0
-    _info, token = create_token(ctx, "benchmark")
+    create_user(ctx, "bench", "viewer", "benchmark-password")  # searching needs a viewer
+    _info, token = create_token(ctx, "benchmark", "bench")
     print(f"built {n} rows in {t_rows:.1f} s, {n} vectors (dim {encoder.dim}, "
           f"{store.index_type}) in {t_vec:.1f} s", file=sys.stderr)
     ctx.close()

@@ -27,14 +27,7 @@ def upgrade() -> None:
         sa.Column("device", sa.String(length=64), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("current_job_id", sa.Integer(), nullable=True),
         sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["current_job_id"],
-            ["jobs.id"],
-            name=op.f("fk_workers_current_job_id_jobs"),
-            ondelete="SET NULL",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workers")),
         sa.UniqueConstraint("name", name=op.f("uq_workers_name")),
     )

@@ -8,6 +8,7 @@ tag and break things freely without indexing again.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -106,12 +107,43 @@ def client(app):  # noqa: ANN001, ANN201
     return app.test_client()
 
 
-@pytest.fixture()
-def token(app) -> str:  # noqa: ANN001
+PASSWORD = "correct horse battery"
+
+
+def make_user(app, name: str, role: str) -> str:  # noqa: ANN001
+    """Create user ``name`` with ``role`` (password :data:`PASSWORD`) and return a token of
+    theirs."""
+    from daguerre.platform.services.users import create_user
     from daguerre.platform.tokens import create_token
 
-    _info, secret = create_token(app.extensions["daguerre"].ctx, "tests")
+    ctx = app.extensions["daguerre"].ctx
+    create_user(ctx, name, role, PASSWORD)
+    _info, secret = create_token(ctx, f"{name}-tests", name)
     return secret
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries (its forms' hidden field, or the meta tag for scripts)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
+        r'name="csrf-token" content="([^"]+)"', html)
+    assert found, "the page carries no CSRF token"
+    return found.group(1)
+
+
+def sign_in(client, name: str, password: str = PASSWORD) -> str:  # noqa: ANN001
+    """Sign ``client`` in through the form, as a browser does; returns the CSRF token its API
+    changes must send (``X-CSRFToken``)."""
+    csrf = csrf_of(client.get("/signin").get_data(as_text=True))
+    resp = client.post("/signin", data={"username": name, "password": password,
+                                        "csrf_token": csrf})
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    return csrf_of(client.get("/").get_data(as_text=True))
+
+
+@pytest.fixture()
+def token(app) -> str:  # noqa: ANN001
+    """A token of an admin (user ``root``): every route is open to it."""
+    return make_user(app, "root", "admin")
 
 
 @pytest.fixture()

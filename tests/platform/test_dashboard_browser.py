@@ -1,9 +1,15 @@
-"""The dashboard in a real browser (Debian's chromium driven by Playwright): a person enters a
-token, searches and sees thumbnails, scans a library and watches the job finish, restores a
-search hit, opens the job's output and curates it."""
+"""The dashboard in a real browser (Debian's chromium driven by Playwright), as people use it:
+the first admin is created on a fresh data directory; a person signs in with the form, searches
+and sees thumbnails (loaded on the session cookie), scans a library and watches the job finish,
+restores a search hit, opens the job's output and curates it; a viewer is refused every change;
+a change sent without the CSRF token is refused.
+
+Each flow saves screenshots under ``$DAGUERRE_SCREENSHOTS`` (default: the test's temporary
+folder), as artefacts to look at, never committed."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -12,8 +18,26 @@ import pytest
 
 from tests.conftest import require_service
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
+from tests.platform.api_fixtures import PASSWORD, LiveServer, make_user
 
 CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture()
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("DAGUERRE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sign_in(page, url: str, name: str, password: str = PASSWORD) -> None:  # noqa: ANN001
+    """Sign in through the form, by its labels, as a person does."""
+    page.goto(url + "/")
+    page.wait_for_url("**/signin*")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#signout-form", timeout=15_000)
 
 
 @pytest.fixture()
@@ -50,12 +74,48 @@ def inline_jobs(app):  # noqa: ANN001, ANN201
 
 
 @pytest.mark.timeout(180)
-def test_token_search_and_scan(browser_page, live_server, token, inline_jobs):  # noqa: ANN001
+def test_first_admin_on_a_fresh_data_directory(browser_page, clip_env, shots):  # noqa: ANN001
+    from daguerre.platform.web import create_app
+
+    app = create_app({"TESTING": True})  # clip_env's data directory: empty, nobody yet
     page = browser_page
+    try:
+        with LiveServer(app) as server:
+            page.goto(server.url + "/")
+            page.wait_for_url("**/setup")
+            page.screenshot(path=str(shots / "first-admin.png"), full_page=True)
+            page.get_by_label("Username").fill("ann")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_label("Repeat password").fill(PASSWORD)
+            page.get_by_role("button", name="Create admin").click()
+            # straight into a usable dashboard, signed in as the new admin
+            page.wait_for_selector("#signout-form >> text=ann", timeout=15_000)
+            page.wait_for_selector("#libraries", timeout=15_000)
+            assert page.url == server.url + "/"
+            assert not page.locator("#notice.error").is_visible()
+
+            # the page is closed now: a second visit goes to the sign-in page
+            page.get_by_role("button", name="Sign out").click()
+            page.wait_for_url("**/signin")
+            page.goto(server.url + "/setup")
+            page.wait_for_url("**/signin")
+            page.screenshot(path=str(shots / "sign-in.png"), full_page=True)
+    finally:
+        app.extensions["daguerre"].ctx.close()
+
+
+@pytest.mark.timeout(180)
+def test_sign_in_search_scan_restore(browser_page, live_server, token, inline_jobs,  # noqa: ANN001
+                                     shots):
+    page = browser_page
+    # a wrong password is refused with a message, on the same form
     page.goto(live_server.url + "/")
-    page.fill("input[placeholder^='dgr_']", token)
-    page.click("text=Save")
-    # the library table fills in once the token is accepted
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#notice >> text=Wrong username or password", timeout=15_000)
+    sign_in(page, live_server.url, "root")  # the `token` fixture's admin
+    # the library table fills in on the session
     page.wait_for_selector("text=photos", timeout=15_000)
 
     page.fill("#q", '"red" - "blue"')
@@ -63,10 +123,13 @@ def test_token_search_and_scan(browser_page, live_server, token, inline_jobs):  
     page.wait_for_selector("#results figure", timeout=30_000)
     figures = page.locator("#results figure")
     assert figures.count() == 12  # the whole small library, best first
-    # every thumbnail actually loaded (the ?token= URL is accepted for <img>)
+    # every thumbnail actually loaded, on the session cookie (no credential in any URL)
     page.wait_for_function(
         "() => [...document.querySelectorAll('#results img')]"
         ".every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
+    assert all("token" not in (src or "") for src in page.locator("#results img").evaluate_all(
+        "imgs => imgs.map(i => i.getAttribute('src'))"))
+    page.screenshot(path=str(shots / "search.png"))
     scores = [float(t.split("·")[1]) for t in page.locator("#results figcaption").all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
 
@@ -105,7 +168,45 @@ def test_token_search_and_scan(browser_page, live_server, token, inline_jobs):  
     page.click("#review-queue")
     page.wait_for_selector("#notice >> text=0 generated images awaiting review", timeout=15_000)
 
-    # a wrong token is refused with a message, not a blank page
-    page.fill("input[placeholder^='dgr_']", "dgr_not-a-token")
-    page.click("text=Save")
-    page.wait_for_selector("#notice >> text=token was refused", timeout=15_000)
+
+
+@pytest.mark.timeout(120)
+def test_a_viewer_is_refused_every_change(browser_page, app, live_server, shots):  # noqa: ANN001
+    make_user(app, "vera", "viewer")
+    page = browser_page
+    sign_in(page, live_server.url, "vera")
+    page.wait_for_selector("text=photos", timeout=15_000)  # a viewer may browse
+    page.fill("#q", '"red"')
+    page.click("#search-form button[type=submit]")  # and search
+    page.wait_for_selector("#results figure", timeout=30_000)
+
+    page.click("button:text-is('Scan')")
+    page.wait_for_selector("#notice.error >> text=needs the curator role", timeout=15_000)
+    page.locator("#results figure").first.locator("button.approve").click()
+    page.wait_for_selector("#notice.error >> text=needs the curator role", timeout=15_000)
+    page.screenshot(path=str(shots / "viewer-refused.png"))
+    # nothing changed: no job, no review state
+    checks = page.evaluate("""async () => {
+        const jobs = await (await fetch("/api/v1/jobs")).json();
+        const img = await (await fetch("/api/v1/images/1")).json();
+        return [jobs.items.length, img.review_state];
+    }""")
+    assert checks == [0, "unreviewed"]
+
+
+@pytest.mark.timeout(120)
+def test_a_change_without_the_csrf_token_is_refused(browser_page, app, live_server):  # noqa: ANN001
+    make_user(app, "cora", "curator")
+    page = browser_page
+    sign_in(page, live_server.url, "cora")
+    statuses = page.evaluate("""async () => {
+        const token = document.querySelector("meta[name=csrf-token]").content;
+        const patch = (headers) => fetch("/api/v1/images/1", {method: "PATCH",
+            headers: {"Content-Type": "application/json", ...headers},
+            body: JSON.stringify({rating: 5})});
+        const without = await patch({});
+        const rating = (await (await fetch("/api/v1/images/1")).json()).rating;
+        const withToken = await patch({"X-CSRFToken": token});
+        return [without.status, rating, withToken.status];
+    }""")
+    assert statuses == [400, None, 200]

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.platform.api_fixtures import *  # noqa: F403 - fixtures
+from tests.platform.api_fixtures import make_user, sign_in
 
 
 def test_create_app_takes_settings_and_flask_config(clip_env, tmp_path) -> None:  # noqa: ANN001
@@ -29,7 +30,8 @@ def test_app_starts_without_loading_torch(clip_env) -> None:  # noqa: ANN001
 
     code = ("import sys; from daguerre.platform.web import create_app; "
             "app = create_app(); c = app.test_client(); "
-            "assert c.get('/').status_code == 200; "
+            "assert c.get('/').headers['Location'] == '/setup'; "
+            "assert c.get('/setup').status_code == 200; "
             "assert c.get('/api/v1/libraries').status_code == 401; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -37,13 +39,18 @@ def test_app_starts_without_loading_torch(clip_env) -> None:  # noqa: ANN001
     assert out.stdout.strip() == "False"
 
 
-def test_dashboard_page_and_assets(client) -> None:  # noqa: ANN001
+def test_dashboard_page_and_assets(app, client) -> None:  # noqa: ANN001
+    assert client.get("/").status_code == 302  # nobody signed in yet
+    make_user(app, "ann", "viewer")
+    sign_in(client, "ann")
     page = client.get("/")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    for marker in ('id="search-form"', 'id="libraries"', 'id="jobs"', 'id="token-form"',
-                   'data-api="/api/v1"'):
+    for marker in ('id="search-form"', 'id="libraries"', 'id="jobs"', 'id="signout-form"',
+                   'data-api="/api/v1"', 'name="csrf-token"'):
         assert marker in html
+    # No inline script or style: the Content-Security-Policy would block them.
+    assert not re.search(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son\w+=", html)
     # No third-party code: every script and stylesheet is served by the app itself.
     assert not re.search(r'(src|href)="(https?:)?//', html)
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
@@ -56,6 +63,7 @@ def test_dashboard_script_calls_only_documented_endpoints(client) -> None:  # no
     from daguerre.platform.web.openapi import document
 
     script = client.get("/static/dashboard.js").get_data(as_text=True)
+    assert 'from "./api.js"' in script and "token" not in script.lower()
     calls = set(re.findall(r'api\(\s*[`"](/[^`"?]*)', script))
     assert {"/libraries", "/jobs", "/search", "/search/image"} <= {
         re.sub(r"\$\{[^}]+\}", "{x}", c) for c in calls}
@@ -65,12 +73,22 @@ def test_dashboard_script_calls_only_documented_endpoints(client) -> None:  # no
         assert path in templates, f"dashboard calls {call}, which the API does not document"
 
 
-def test_dashboard_flow_through_the_api(client, auth) -> None:  # noqa: ANN001
-    """What the page does on load and on a search, with the same requests the script sends."""
-    libs = client.get("/api/v1/libraries", headers=auth).get_json()["items"]
+def test_dashboard_flow_through_the_api(app, client, token) -> None:  # noqa: ANN001
+    """What the page does on load and on a search, with the same requests the script sends:
+    on the session cookie, the CSRF token in a header on changes, thumbnails on the cookie."""
+    csrf = sign_in(client, "root")
+    libs = client.get("/api/v1/libraries").get_json()["items"]
     assert libs and libs[0]["images"] == 12
-    hits = client.get("/api/v1/search?q=sunset&limit=40", headers=auth).get_json()["items"]
+    hits = client.get("/api/v1/search?q=sunset&limit=40").get_json()["items"]
     assert len(hits) == 12
-    token = auth["Authorization"].split()[1]
-    thumb = client.get(f"{hits[0]['thumbnail_url']}?token={token}")
+    thumb = client.get(hits[0]["thumbnail_url"])
     assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert "private" in thumb.headers["Cache-Control"]
+    change = {"rating": 3}
+    assert client.patch(f"/api/v1/images/{hits[0]['id']}", json=change).status_code == 400
+    resp = client.patch(f"/api/v1/images/{hits[0]['id']}", json=change,
+                        headers={"X-CSRFToken": csrf})
+    assert resp.status_code == 200 and resp.get_json()["rating"] == 3
+    # A credential in the URL is never read: without the cookie, ?token= is refused.
+    other = app.test_client()
+    assert other.get(f"{hits[0]['thumbnail_url']}?token={token}").status_code == 401

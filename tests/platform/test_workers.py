@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 
-from daguerre.platform.catalog.models import Image, Job, Library
+from daguerre.platform.catalog.models import Image, Job, JobStatus, Library
 from daguerre.platform.cli import main
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
@@ -75,12 +75,17 @@ def test_a_worker_row_heartbeats_goes_stale_and_is_pruned(ctx: Context):
     assert workers.live_for(ctx, "gpu", now=late + timedelta(seconds=1))
     assert not workers.live_for(ctx, "nothing-consumes-this", now=late)
 
-    # The job it runs is shown while it runs, and cleared if the job row goes.
+    # The job it runs is the running job whose lease it holds (a prefork child's too), shown
+    # while it runs and no longer once it finished.
     job_id = Jobs(ctx, send=lambda *_: None).create("noop", {})["id"]
-    workers.set_current(cat, "w1@host:10", job_id)
-    assert workers.list_workers(ctx, now=late)[0]["current_job_id"] == job_id
+    assert workers.list_workers(ctx, now=late)[0]["current_job_id"] is None
+    for holder in ("w1@host:10", "w1@host:10/4242"):
+        with cat.session() as s:
+            s.execute(update(Job).where(Job.id == job_id)
+                      .values(status=JobStatus.RUNNING, worker=holder))
+        assert workers.list_workers(ctx, now=late)[0]["current_job_id"] == job_id
     with cat.session() as s:
-        s.execute(delete(Job).where(Job.id == job_id))
+        s.execute(update(Job).where(Job.id == job_id).values(status=JobStatus.SUCCEEDED))
     assert workers.list_workers(ctx, now=late)[0]["current_job_id"] is None
 
     # A stopped worker is not live however recent its beat; a restart under the name revives it.
@@ -103,6 +108,7 @@ def test_a_worker_row_heartbeats_goes_stale_and_is_pruned(ctx: Context):
 
 
 def test_jobs_workers_cli_and_api_list_the_same_workers(ctx: Context):
+    from daguerre.platform.services.users import create_user
     from daguerre.platform.tokens import create_token
     from daguerre.platform.web import create_app
 
@@ -117,7 +123,8 @@ def test_jobs_workers_cli_and_api_list_the_same_workers(ctx: Context):
 
     app = create_app({"TESTING": True})
     try:
-        _info, secret = create_token(app.extensions["daguerre"].ctx, "tests")
+        create_user(app.extensions["daguerre"].ctx, "ann", "viewer", "correct horse")
+        _info, secret = create_token(app.extensions["daguerre"].ctx, "tests", "ann")
         client = app.test_client()
         assert client.get("/api/v1/workers").status_code == 401
         got = client.get("/api/v1/workers", headers={"Authorization": f"Bearer {secret}"})

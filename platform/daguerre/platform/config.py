@@ -58,6 +58,12 @@ class Settings:
     task_hard_time_limit: int = 6 * 3600 + 600
     web_host: str = "127.0.0.1"
     web_port: int = 8420
+    # Signs the dashboard's session cookies. Empty: generated once and kept in
+    # ``home/secret_key`` (mode 0600), so sessions survive a restart and every process agrees.
+    secret_key: str = field(default="", repr=False)
+    # Behind a reverse proxy that sets X-Forwarded-For/-Proto/-Host (one hop): trust them, so the
+    # client address (sign-in limits) and HTTPS (Secure cookies) are the proxy's client's.
+    behind_proxy: bool = False
     # The diffusion model of each generator task: a Hugging Face repo id or a directory saved
     # with diffusers' save_pretrained; empty means the generator's public default for the task.
     generate_model: str = ""

@@ -279,12 +279,17 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The user the token acts for (it carries that user's role). NULL only on rows made before
+    # users existed (migration 0003): those are refused until re-created for a user.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
 class Worker(Base):
     """A job worker process as it recorded itself (see ``services/workers.py``): where it runs,
-    what it consumes, when it was last seen (its heartbeat) and the job it is running now.
-    ``name`` is the worker's identity, ``<node name>:<pid>``, as ``jobs/tasks.py`` builds it."""
+    what it consumes and when it was last seen (its heartbeat). ``name`` is the worker's
+    identity, ``<node name>:<pid>``, as ``jobs/tasks.py`` builds it; the job it runs now is the
+    running job whose lease it holds (``Job.worker``), read, not written per job."""
 
     __tablename__ = "workers"
 
@@ -296,5 +301,38 @@ class Worker(Base):
     device: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    current_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     stopped_at: Mapped[datetime | None]
+
+
+class UserRole(enum.StrEnum):
+    """What a person may do, least first (services/users.py ranks them)."""
+
+    VIEWER = "viewer"  # browse, search, export
+    CURATOR = "curator"  # and rate, review, tag, collections, run jobs
+    ADMIN = "admin"  # and libraries, users, tokens
+
+
+class User(Base):
+    """A person who signs in to the dashboard; API tokens act for one. Only an argon2id hash of
+    the password is stored."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole, "user_role"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, by ``key`` (``user:NAME`` or ``addr:IP``). Kept in the catalog so
+    every web process counts the same failures (services/users.py rate-limits on them)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_failed_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)

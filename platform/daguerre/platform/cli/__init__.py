@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.search",
     "daguerre.platform.cli.models",
     "daguerre.platform.cli.tokens",
+    "daguerre.platform.cli.users",
     "daguerre.platform.cli.jobs",
     "daguerre.platform.cli.generate",
     "daguerre.platform.cli.classify",

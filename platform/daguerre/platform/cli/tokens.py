@@ -1,4 +1,5 @@
-"""`daguerre tokens create|list|revoke`: API tokens for the JSON API and the dashboard."""
+"""`daguerre tokens create|list|revoke`: API tokens for the JSON API; each acts for a user and
+carries that user's role."""
 
 from __future__ import annotations
 
@@ -16,16 +17,18 @@ def tokens() -> None:
 
 @tokens.command("create")
 @click.argument("name")
+@click.option("--user", "user", required=True,
+              help="The user (name or id) the token acts for; it carries that user's role.")
 @click.pass_context
-def tokens_create(ctx: click.Context, name: str) -> None:
-    """Create a token called NAME and print it. It is shown only this once: only its hash is
-    kept."""
+def tokens_create(ctx: click.Context, name: str, user: str) -> None:
+    """Create a token called NAME for a user and print it. It is shown only this once: only its
+    hash is kept."""
     from daguerre.platform.tokens import create_token
 
-    info, secret = create_token(get_context(ctx), name)
+    info, secret = create_token(get_context(ctx), name, user)
     click.echo(secret)
-    click.echo(f"created token {info.name!r} (id {info.id}); store it now, it cannot be shown again",
-               err=True)
+    click.echo(f"created token {info.name!r} (id {info.id}) for {info.user!r} ({info.role}); "
+               "store it now, it cannot be shown again", err=True)
 
 
 @tokens.command("list")
@@ -40,11 +43,13 @@ def tokens_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
     if not rows:
-        click.echo("no tokens yet: create one with `daguerre tokens create NAME`")
+        click.echo("no tokens yet: create one with `daguerre tokens create NAME --user USER`")
     for r in rows:
         used = r.last_used_at.strftime("%Y-%m-%d %H:%M") if r.last_used_at else "never used"
-        state = "revoked" if r.revoked else "active"
-        click.echo(f"{r.id:>4}  {r.name:<24} {state:<8} created {r.created_at:%Y-%m-%d}  {used}")
+        state = "revoked" if r.revoked else "active" if r.user else "refused"
+        owner = f"{r.user} ({r.role})" if r.user else "no user: re-create with --user"
+        click.echo(f"{r.id:>4}  {r.name:<24} {state:<8} {owner:<24} "
+                   f"created {r.created_at:%Y-%m-%d}  {used}")
 
 
 @tokens.command("revoke")

@@ -3,8 +3,8 @@
 A worker process keeps one :class:`Context` (so a model is loaded once and reused by every job it
 runs), records itself in the catalog's ``workers`` table when it becomes ready (see
 :mod:`daguerre.platform.services.workers`), sweeps for abandoned jobs and renews its heartbeat
-then and periodically, names the job it runs, and, when it is asked to shut down, marks itself
-stopped, stops the running job at its next batch and puts it back on the queue.
+then and periodically (the job it runs is the one whose lease it holds: nothing is written per
+job for that), and, when it is asked to shut down, marks itself stopped, stops the running job at its next batch and puts it back on the queue.
 """
 
 from __future__ import annotations
@@ -138,8 +138,10 @@ def register_worker(app: Celery, settings: Settings, alive_file: str | None = No
     def run_job(self, job_id: int) -> str:  # noqa: ANN001 - bound Celery task
         from daguerre.platform.jobs.runner import execute
 
-        worker = worker_name(self.request.hostname, os.getpid())
+        # The lease is held under the worker's own name, so the job rows say what it runs
+        # without a write per job; a prefork child adds its pid after a slash.
         me = worker_name(self.request.hostname, main_pid)
+        worker = me if os.getpid() == main_pid else f"{me}/{os.getpid()}"
 
         def requeue(jid: int, kind: str) -> None:
             sweeper.send(jid, kind)
@@ -152,13 +154,8 @@ def register_worker(app: Celery, settings: Settings, alive_file: str | None = No
             logging.shutdown()
             os._exit(HARD_LIMIT_EXIT_CODE)
 
-        ctx = worker_context(settings)
-        _quietly(workers.set_current, ctx.catalog, me, int(job_id))
-        try:
-            return execute(ctx, int(job_id), worker, stopping=_stopping.is_set,
-                           requeue=requeue, on_hard_limit=end_worker)
-        finally:
-            _quietly(workers.set_current, ctx.catalog, me, None)
+        return execute(worker_context(settings), int(job_id), worker,
+                       stopping=_stopping.is_set, requeue=requeue, on_hard_limit=end_worker)
 
     def on_ready(sender: object = None, **_kw: object) -> None:
         settings.ensure_dirs()

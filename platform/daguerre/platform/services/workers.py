@@ -2,8 +2,9 @@
 
 A worker writes its row when it is ready (:func:`record`), renews ``last_seen_at`` from its
 sweeper thread (:func:`heartbeat`, every :func:`~daguerre.platform.jobs.sweeper.sweep_interval`
-seconds), names the job it runs (:func:`set_current`) and marks itself stopped when it shuts down
-(:func:`mark_stopped`). A worker killed outright writes nothing more: it is *live* only while its
+seconds) and marks itself stopped when it shuts down (:func:`mark_stopped`). The job it runs now
+is read from the jobs it holds the lease of (``Job.worker`` is its name, or ``name/child pid``
+in a prefork child), so running a job costs no extra write. A worker killed outright writes nothing more: it is *live* only while its
 last heartbeat is younger than :func:`stale_after` (a few sweep intervals), so a dead one drops
 out of :func:`live_for` on its own. Times are the database's clock (``database_now``), as job
 leases are, so machines with drifting clocks judge one another alike.
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 
 from daguerre.platform.catalog.db import Catalog, database_now
-from daguerre.platform.catalog.models import Worker, iso
+from daguerre.platform.catalog.models import Job, JobStatus, Worker, iso
 from daguerre.platform.context import Context
 from daguerre.platform.jobs.sweeper import sweep_interval
 
@@ -50,7 +51,8 @@ def _alive(row: Worker, now: datetime, lease_seconds: float) -> bool:
     return _utc(row.last_seen_at) >= now - timedelta(seconds=stale_after(lease_seconds))
 
 
-def worker_to_dict(row: Worker, alive: bool) -> dict[str, Any]:
+def worker_to_dict(row: Worker, alive: bool, current_job_id: int | None = None
+                   ) -> dict[str, Any]:
     """The JSON form of a worker (the CLI's ``--json`` and the API share it)."""
     return {
         "name": row.name,
@@ -59,7 +61,7 @@ def worker_to_dict(row: Worker, alive: bool) -> dict[str, Any]:
         "queues": list(row.queues or []),
         "device": row.device,
         "alive": alive,
-        "current_job_id": row.current_job_id if alive else None,
+        "current_job_id": current_job_id if alive else None,
         "started_at": iso(row.started_at),
         "last_seen_at": iso(row.last_seen_at),
         "stopped_at": iso(row.stopped_at),
@@ -79,7 +81,7 @@ def record(catalog: Catalog, name: str, *, host: str, pid: int, queues: Iterable
             s.add(row)
         row.host, row.pid, row.queues, row.device = host, int(pid), sorted(set(queues)), device
         row.started_at = row.last_seen_at = now
-        row.stopped_at = row.current_job_id = None
+        row.stopped_at = None
     prune(catalog, now=now)
 
 
@@ -94,19 +96,12 @@ def heartbeat(catalog: Catalog, name: str, now: datetime | None = None) -> bool:
     return bool(changed)
 
 
-def set_current(catalog: Catalog, name: str, job_id: int | None) -> None:
-    """Name the job the worker runs now (None when it finished one)."""
-    with catalog.session() as s:
-        s.execute(update(Worker).where(Worker.name == name).values(current_job_id=job_id)
-                  .execution_options(synchronize_session=False))
-
-
 def mark_stopped(catalog: Catalog, name: str, now: datetime | None = None) -> None:
     """The worker is shutting down in order: it is no longer live, whatever its last beat."""
     with catalog.session() as s:
         now = now or database_now(s)
         s.execute(update(Worker).where(Worker.name == name)
-                  .values(stopped_at=now, current_job_id=None)
+                  .values(stopped_at=now)
                   .execution_options(synchronize_session=False))
 
 
@@ -128,7 +123,13 @@ def list_workers(ctx: Context, now: datetime | None = None) -> list[dict[str, An
     with ctx.catalog.session() as s:
         now = now or database_now(s)
         rows = s.scalars(select(Worker).order_by(Worker.last_seen_at.desc(), Worker.id)).all()
-        out = [worker_to_dict(row, _alive(row, now, lease_seconds)) for row in rows]
+        running: dict[str, int] = {}
+        for job_id, holder in s.execute(select(Job.id, Job.worker)
+                                        .where(Job.status == JobStatus.RUNNING)
+                                        .order_by(Job.id)):
+            running.setdefault((holder or "").split("/", 1)[0], job_id)
+        out = [worker_to_dict(row, _alive(row, now, lease_seconds), running.get(row.name))
+               for row in rows]
     return sorted(out, key=lambda w: not w["alive"])  # stable: keeps the heartbeat order
 
 

@@ -1,9 +1,10 @@
-"""The dashboard at ``/``: one server-rendered page whose script uses the same JSON API.
+"""The dashboard at ``/``: one server-rendered page whose script calls the same JSON API.
 
-The page itself holds no data and needs no token; the person pastes a token (from
-``daguerre tokens create NAME``) once, the browser keeps it in ``localStorage`` and sends it as a
-Bearer header to ``/api/v1``; thumbnails load through ``?token=`` since ``<img>`` cannot send a
-header.
+The page needs a signed-in person (any role; :mod:`.auth` sends everyone else to the sign-in page,
+or to the first-admin page while nobody has an account). Its script calls ``/api/v1`` on the
+session cookie with the page's CSRF token on changes, and the server refuses what the person's
+role does not allow; thumbnails and originals load on the same cookie, so no credential is ever
+put in a URL.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from flask import Blueprint, Flask, render_template
 
 from daguerre.platform.web.api import PREFIX
+from daguerre.platform.web.auth import requires
 
 # Templates and static files are the app's own (web/templates, web/static).
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")
+@requires("viewer")
 def index() -> str:
     return render_template("dashboard.html", api_prefix=PREFIX)
 

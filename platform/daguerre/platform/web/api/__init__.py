@@ -1,14 +1,13 @@
 """The JSON API, version 1, under ``/api/v1``: one blueprint per resource, nested in ``api``.
 
-Every endpoint but the OpenAPI document needs a token (see :mod:`daguerre.platform.web.auth`);
+Every endpoint but the OpenAPI document needs a token or a signed-in session, and declares the
+least role it needs (see :mod:`daguerre.platform.web.auth`);
 errors are JSON (see :mod:`daguerre.platform.web.errors`). ``openapi.py`` documents each route.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask
-
-from daguerre.platform.web import auth
 
 PREFIX = "/api/v1"
 
@@ -26,7 +25,6 @@ def init_app(app: Flask) -> None:
     )
 
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    api.before_request(auth.check_request)
     for module in (libraries, images, search, jobs, tags, collections, generate, workers):
         module.init_app(api)
     app.register_blueprint(api)

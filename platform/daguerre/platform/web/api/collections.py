@@ -13,39 +13,46 @@ from flask import Blueprint, Response, jsonify, request
 from daguerre.platform.services import collections as service
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.serialize import image_urls
+from daguerre.platform.web.auth import requires
 from daguerre.platform.web.params import json_body
 
 bp = Blueprint("collections", __name__, url_prefix="/collections")
 
 
 @bp.get("")
+@requires("viewer")
 def list_collections() -> Response:
     return jsonify({"items": service.list_collections(get_context())})
 
 
 @bp.post("")
+@requires("curator")
 def create_collection() -> tuple[Response, int]:
     return jsonify(service.create_collection(get_context(), json_body().get("name"))), 201
 
 
 @bp.get("/<int:collection_id>")
+@requires("viewer")
 def show_collection(collection_id: int) -> Response:
     return jsonify(service.get_collection(get_context(), collection_id))
 
 
 @bp.patch("/<int:collection_id>")
+@requires("curator")
 def rename_collection(collection_id: int) -> Response:
     return jsonify(service.rename_collection(get_context(), collection_id,
                                              json_body().get("name")))
 
 
 @bp.delete("/<int:collection_id>")
+@requires("curator")
 def delete_collection(collection_id: int) -> tuple[str, int]:
     service.delete_collection(get_context(), collection_id)
     return "", 204
 
 
 @bp.get("/<int:collection_id>/images")
+@requires("viewer")
 def collection_images(collection_id: int) -> Response:
     page = service.collection_images(get_context(), collection_id, request.args)
     page["items"] = [{**item, **image_urls(item["id"])} for item in page["items"]]
@@ -53,12 +60,14 @@ def collection_images(collection_id: int) -> Response:
 
 
 @bp.post("/<int:collection_id>/images")
+@requires("curator")
 def add_images(collection_id: int) -> Response:
     return jsonify(service.add_images(get_context(), collection_id,
                                       json_body().get("image_ids")))
 
 
 @bp.delete("/<int:collection_id>/images")
+@requires("curator")
 def remove_images(collection_id: int) -> Response:
     return jsonify(service.remove_images(get_context(), collection_id,
                                          json_body().get("image_ids")))

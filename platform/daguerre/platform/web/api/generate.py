@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from daguerre.platform.errors import BadInput, DaguerreError
 from daguerre.platform.web import get_context
+from daguerre.platform.web.auth import requires
 from daguerre.platform.web.params import json_body
 
 bp = Blueprint("generate", __name__)
@@ -100,6 +101,7 @@ def _restore_selection(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _route(kind: str) -> Any:
+    @requires("curator")
     def view() -> tuple[Response, int]:
         return _submit(kind)
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request, send_file
 from daguerre.platform.services import images as svc
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.serialize import image_urls
-from daguerre.platform.web.auth import query_token_allowed
+from daguerre.platform.web.auth import requires
 from daguerre.platform.web.params import json_body
 
 bp = Blueprint("images", __name__, url_prefix="/images")
@@ -26,12 +26,14 @@ def with_urls(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("")
+@requires("viewer")
 def list_images() -> Response:
     found = svc.list_images(get_context(), request.args)
     return jsonify({**found, "items": [with_urls(r) for r in found["items"]]})
 
 
 @bp.get("/<int:image_id>")
+@requires("viewer")
 def get_image(image_id: int) -> Response:
     """One image with its tags and provenance: ``lineage`` (what it was made from, by which job
     and operation, with the full parameters) and ``derived`` (what was made from it)."""
@@ -39,6 +41,7 @@ def get_image(image_id: int) -> Response:
 
 
 @bp.patch("/<int:image_id>")
+@requires("curator")
 def update_image(image_id: int) -> Response:
     """Curate one image: ``rating`` (0 to 5, or null to clear it) and ``review_state``
     (unreviewed, approved, rejected). Nothing else about an image is changed by a client."""
@@ -48,17 +51,20 @@ def update_image(image_id: int) -> Response:
 def _send(found: svc.ImageFile, max_age: int) -> Response:
     resp = send_file(found.path, mimetype=found.mimetype, max_age=max_age, conditional=True)
     resp.headers["X-Content-Type-Options"] = "nosniff"
+    # Served to a signed-in caller only: a shared cache must not hand it to anyone else.
+    resp.cache_control.public = False
+    resp.cache_control.private = True
     return resp
 
 
 @bp.get("/<int:image_id>/thumbnail")
-@query_token_allowed
+@requires("viewer")
 def thumbnail(image_id: int) -> Response:
     return _send(svc.thumbnail_file(get_context(), image_id), max_age=86400)
 
 
 @bp.get("/<int:image_id>/original")
-@query_token_allowed
+@requires("viewer")
 def original(image_id: int) -> Response:
     return _send(svc.original_file(get_context(), image_id), max_age=3600)
 

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from daguerre.platform.constants import JOB_STATUSES
 from daguerre.platform.errors import NotFound, Unavailable
 from daguerre.platform.web import get_context
+from daguerre.platform.web.auth import requires
 from daguerre.platform.web.params import MAX_ID, Params, json_body
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -39,6 +40,7 @@ def _job_id(job_id: int) -> int:
 
 
 @bp.get("")
+@requires("viewer")
 def list_jobs() -> Response:
     params = Params.from_args()
     status = params.choice("status", JOB_STATUSES)
@@ -49,6 +51,7 @@ def list_jobs() -> Response:
 
 
 @bp.post("")
+@requires("curator")
 def create_job() -> tuple[Response, int]:
     params = Params(json_body(), from_json=True)
     kind = params.string("kind", required=True, max_len=64)
@@ -58,16 +61,19 @@ def create_job() -> tuple[Response, int]:
 
 
 @bp.get("/<int:job_id>")
+@requires("viewer")
 def get_job(job_id: int) -> Response:
     return jsonify(jobs_service().get(_job_id(job_id)))
 
 
 @bp.post("/<int:job_id>/cancel")
+@requires("curator")
 def cancel_job(job_id: int) -> Response:
     return jsonify(jobs_service().cancel(_job_id(job_id)))
 
 
 @bp.post("/<int:job_id>/retry")
+@requires("curator")
 def retry_job(job_id: int) -> tuple[Response, int]:
     return jsonify(jobs_service().retry(_job_id(job_id))), 202
 

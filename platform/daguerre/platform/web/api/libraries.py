@@ -13,6 +13,7 @@ from daguerre.platform.constants import MAX_NAME_CHARS, MAX_PATH_CHARS
 from daguerre.platform.services import libraries as service
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.jobs import jobs_service
+from daguerre.platform.web.auth import requires
 from daguerre.platform.web.params import Params, json_body
 
 bp = Blueprint("libraries", __name__, url_prefix="/libraries")
@@ -23,11 +24,13 @@ def _body() -> Params:
 
 
 @bp.get("")
+@requires("viewer")
 def list_libraries() -> Response:
     return jsonify({"items": service.list_libraries(get_context())})
 
 
 @bp.post("")
+@requires("admin")
 def add_library() -> tuple[Response, int]:
     params = _body()
     path = params.string("path", required=True, max_len=MAX_PATH_CHARS)
@@ -37,11 +40,13 @@ def add_library() -> tuple[Response, int]:
 
 
 @bp.get("/<int:library_id>")
+@requires("viewer")
 def get_library(library_id: int) -> Response:
     return jsonify(service.get_library(get_context(), library_id))
 
 
 @bp.patch("/<int:library_id>")
+@requires("admin")
 def rename_library(library_id: int) -> Response:
     name = _body().string("name", required=True, max_len=MAX_NAME_CHARS)
     assert name is not None
@@ -49,11 +54,13 @@ def rename_library(library_id: int) -> Response:
 
 
 @bp.delete("/<int:library_id>")
+@requires("admin")
 def remove_library(library_id: int) -> Response:
     return jsonify(service.remove_library(get_context(), library_id))
 
 
 @bp.post("/<int:library_id>/move")
+@requires("admin")
 def move_library(library_id: int) -> Response:
     path = _body().string("path", required=True, max_len=MAX_PATH_CHARS)
     assert path is not None
@@ -61,6 +68,7 @@ def move_library(library_id: int) -> Response:
 
 
 @bp.post("/<int:library_id>/scan")
+@requires("curator")
 def scan_library(library_id: int) -> tuple[Response, int]:
     """Queue an ``index`` job for the library; its progress is on ``/jobs/<id>``."""
     service.get_library(get_context(), library_id, available=True)

@@ -18,6 +18,7 @@ from daguerre.platform.errors import BadInput
 from daguerre.platform.services import search as svc
 from daguerre.platform.web import get_context, state
 from daguerre.platform.web.api.serialize import image_urls
+from daguerre.platform.web.auth import requires
 from daguerre.platform.web.errors import WrongContentType
 from daguerre.platform.web.params import Params, json_body
 
@@ -44,16 +45,19 @@ def _text_search(source: Mapping[str, Any], *, typed: bool = False) -> Response:
 
 
 @bp.get("")
+@requires("viewer")
 def search_get() -> Response:
     return _text_search(request.args)
 
 
 @bp.post("")
+@requires("viewer")
 def search_post() -> Response:
     return _text_search(json_body(), typed=True)
 
 
 @bp.post("/image")
+@requires("viewer")
 def search_upload() -> Response:
     """Search by an uploaded example image (``multipart/form-data``, file field ``image``)."""
     if not request.mimetype.startswith("multipart/form-data"):
@@ -70,6 +74,7 @@ def search_upload() -> Response:
 
 
 @bp.get("/similar/<int:image_id>")
+@requires("viewer")
 def search_similar(image_id: int) -> Response:
     """Images most like the indexed image ``image_id`` (itself excluded)."""
     opts = svc.options(request.args, default_limit=DEFAULT_LIMIT)

@@ -10,11 +10,13 @@ from flask import Blueprint, Response, jsonify
 
 from daguerre.platform.services.workers import list_workers
 from daguerre.platform.web import get_context
+from daguerre.platform.web.auth import requires
 
 bp = Blueprint("workers", __name__, url_prefix="/workers")
 
 
 @bp.get("")
+@requires("viewer")
 def get_workers() -> Response:
     return jsonify({"items": list_workers(get_context())})
 

@@ -50,7 +50,7 @@ def _error(description: str) -> dict[str, Any]:
 def errors(*codes: int) -> dict[str, Any]:
     text = {
         400: "Bad input; the message (and `field`) name what was wrong.",
-        401: "Missing, invalid or revoked token.",
+        401: "No credential, or an invalid or revoked token (or one of a removed user).",
         403: "Not allowed: a place no library may be, or a role without the right.",
         404: "No such resource.",
         409: "Conflicts with the current state.",
@@ -140,8 +140,6 @@ LIB_ID = path_id("library_id", "library")
 IMG_ID = path_id("image_id", "image")
 JOB_ID = path_id("job_id", "job")
 COLLECTION_ID = path_id("collection_id", "collection")
-QUERY_TOKEN = query_param("token", {"type": "string"},
-                          "API token, for `<img src>` where no header can be sent")
 
 
 # The error body every failure answers with (web/errors.py builds it).

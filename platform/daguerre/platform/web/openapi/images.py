@@ -11,7 +11,6 @@ from daguerre.platform.web.openapi.common import (
     NULL_INT,
     NULL_STR,
     PAGE,
-    QUERY_TOKEN,
     STAMP,
     errors,
     file_response,
@@ -106,7 +105,7 @@ def paths() -> dict[str, Any]:
         "/images/{image_id}/thumbnail": {
             "get": operation("The image's JPEG thumbnail",
                              {"200": file_response("image/jpeg", "JPEG thumbnail"), **errors(401, 404)},
-                             params=[IMG_ID, QUERY_TOKEN], tag="images"),
+                             params=[IMG_ID], tag="images"),
         },
         "/images/{image_id}/original": {
             "get": operation("The original file (only from inside its library root)",
@@ -116,6 +115,6 @@ def paths() -> dict[str, Any]:
                                             "application/octet-stream": {"schema": {
                                                 "type": "string", "format": "binary"}}}},
                         **errors(401, 404)},
-                             params=[IMG_ID, QUERY_TOKEN], tag="images"),
+                             params=[IMG_ID], tag="images"),
         },
     }

@@ -1,43 +1,10 @@
-// The Daguerre dashboard: plain modules, no build step. Everything goes through the JSON API with
-// the token kept in localStorage; jobs are polled while any of them is still queued or running.
+// The Daguerre dashboard: plain modules, no build step. Everything goes through the JSON API on
+// the signed-in session (api.js); jobs are polled while any of them is still queued or running.
 // Search, restoration and curation meet on the image cards; a finished job shows its outputs.
 
-const API = document.body.dataset.api;
-const TOKEN_KEY = "daguerre.token";
+import { $, api, notice } from "./api.js";
+
 const POLL_MS = 1500;
-
-const $ = (sel) => document.querySelector(sel);
-const token = () => localStorage.getItem(TOKEN_KEY) || "";
-
-function notice(text, isError = false) {
-  const el = $("#notice");
-  el.textContent = text;
-  el.hidden = !text;
-  el.classList.toggle("error", isError);
-}
-
-async function api(path, { method = "GET", body, form } = {}) {
-  const headers = { Authorization: `Bearer ${token()}` };
-  let payload;
-  if (form) {
-    payload = form;
-  } else if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body);
-  }
-  const resp = await fetch(API + path, { method, headers, body: payload });
-  const data = await resp.json().catch(() => ({ error: `HTTP ${resp.status}` }));
-  if (!resp.ok) {
-    const err = new Error(data.error || `HTTP ${resp.status}`);
-    err.status = resp.status;
-    throw err;
-  }
-  return data;
-}
-
-function withToken(url) {
-  return `${url}?token=${encodeURIComponent(token())}`;
-}
 
 function cell(row, text) {
   const td = document.createElement("td");
@@ -106,11 +73,11 @@ function imageCard(hit) {
   const fig = document.createElement("figure");
   fig.dataset.id = hit.id;
   const link = document.createElement("a");
-  link.href = withToken(hit.original_url);
+  link.href = hit.original_url;
   link.target = "_blank";
   link.rel = "noopener";
   const img = document.createElement("img");
-  img.src = withToken(hit.thumbnail_url);
+  img.src = hit.thumbnail_url;
   img.alt = hit.path || `image ${hit.id}`;
   img.loading = "lazy";
   link.append(img);
@@ -331,37 +298,16 @@ async function act(request) {
   }
 }
 
-// ---- token and start-up ------------------------------------------------------------------
+// ---- start-up ----------------------------------------------------------------------------
 
 async function start() {
-  if (!token()) {
-    notice("Paste an API token to begin (daguerre tokens create NAME).");
-    return;
-  }
   try {
     await loadLibraries();
     await loadJobs();
     notice("");
   } catch (err) {
-    notice(err.status === 401 ? "That token was refused: create a new one." : err.message, true);
+    notice(err.message, true);
   }
 }
-
-$("#token-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const value = $("#token").value.trim();
-  if (value) localStorage.setItem(TOKEN_KEY, value);
-  $("#token").value = "";
-  start();
-});
-
-$("#token-clear").addEventListener("click", () => {
-  localStorage.removeItem(TOKEN_KEY);
-  clearTimeout(pollTimer);
-  $("#libraries tbody").replaceChildren();
-  $("#jobs tbody").replaceChildren();
-  $("#results").replaceChildren();
-  notice("Token forgotten.");
-});
 
 start();
