@@ -303,3 +303,16 @@ def test_tier_switch_rebuild_and_recall(tmp_path: Path) -> None:
     assert s.index_type == "Flat" and len(s) == 3_951
     with pytest.raises(StoreError, match="unsupported index type"):
         s.rebuild("HNSW32")
+
+
+def test_open_existing_reads_model_and_dimension_from_the_store(tmp_path) -> None:  # noqa: ANN001
+    """A caller that loads no model (removing a library from every model's store) still opens
+    each store as it was made, and an empty folder is no store."""
+    assert VectorStore.open_existing(tmp_path / "nothing") is None
+    (tmp_path / "empty").mkdir()
+    assert VectorStore.open_existing(tmp_path / "empty") is None
+    made = VectorStore.open(tmp_path / "m", dim=8, model_key="tiny@abc")
+    with made.edit() as st:
+        st.upsert(np.arange(1, 4, dtype=np.int64), np.eye(3, 8, dtype=np.float32))
+    again = VectorStore.open_existing(tmp_path / "m")
+    assert (again.dim, again.model_key, len(again)) == (8, "tiny@abc", 3)

@@ -345,3 +345,60 @@ def test_service_lookup_names_what_is_missing():
         kinds._service("daguerre.platform.nothing_here", "f")
     with pytest.raises(BadInput, match="no daguerre.platform.jobs.kinds.nope,"):
         kinds._service("daguerre.platform.jobs.kinds", "nope")
+
+
+def test_kinds_lists_every_registered_kind_sorted():
+    from daguerre.platform.services.jobs import kinds
+
+    names = kinds()
+    assert names == sorted(names) and {"index", "noop", "restore"} <= set(names)
+
+
+def test_retries_lists_the_jobs_made_by_retrying_one(ctx, jobs):
+    job_id = jobs.create("noop", {"fail": "boom"})["id"]
+    assert execute(ctx, job_id, "w1") == "failed"
+    assert jobs.retries(job_id) == []
+    first, second = jobs.retry(job_id)["id"], jobs.retry(job_id)["id"]
+    assert jobs.retries(job_id) == [first, second]
+    with pytest.raises(NotFound):
+        jobs.retries(999)
+
+
+def test_clear_finished_deletes_finished_jobs_and_keeps_what_they_made(ctx, jobs):
+    from daguerre.platform.catalog.db import database_now
+    from daguerre.platform.catalog.models import Image, ImageOrigin, Lineage
+
+    done = jobs.create("noop", {})["id"]
+    failed = jobs.create("noop", {"fail": "boom"})["id"]
+    assert execute(ctx, done, "w1") == "succeeded"
+    assert execute(ctx, failed, "w1") == "failed"
+    queued = jobs.create("noop", {})["id"]
+    running = jobs.create("noop", {})["id"]
+    assert lease.claim(ctx.catalog, running, "w1", 3)
+    retry = jobs.retry(failed)["id"]  # a finished job its retry needs is not finished with
+    late = jobs.create("noop", {})["id"]
+    assert execute(ctx, late, "w1") == "succeeded"
+    with ctx.catalog.session() as s:  # an image the finished job made, with its lineage
+        image = Image(path="generated/x.png", sha256="0" * 64, size=1, mtime=0.0, width=1,
+                      height=1, format="PNG", origin=ImageOrigin.GENERATED)
+        s.add(image)
+        s.flush()
+        s.add(Lineage(image_id=image.id, job_id=done, operation="noop", params={"a": 1}))
+
+    with ctx.catalog.session() as s:
+        before_late = database_now(s)
+    _set(ctx, late, finished_at=before_late + timedelta(hours=1))
+    assert jobs.clear_finished(before=before_late) == {"deleted": 1, "kept": 1}
+    remaining = {j["id"] for j in jobs.list()}
+    assert remaining == {failed, queued, running, retry, late}
+    with ctx.catalog.session() as s:
+        row = s.query(Lineage).one()
+        assert (row.job_id, row.operation, row.params) == (None, "noop", {"a": 1})
+        assert s.query(Image).count() == 1
+
+    # Once the retry finished, its chain is no longer needed: everything finished goes.
+    assert execute(ctx, retry, "w1") == "failed"
+    assert jobs.clear_finished(before=before_late + timedelta(hours=2)) == \
+        {"deleted": 3, "kept": 0}
+    assert {j["id"] for j in jobs.list()} == {queued, running}
+    assert jobs.clear_finished() == {"deleted": 0, "kept": 0}

@@ -301,3 +301,47 @@ def test_cli_remove_asks_on_a_terminal(indexed_home, clip_env, tmp_path: Path,  
     yes = CliRunner().invoke(main, ["library", "remove", "photos"], input="y\n")
     assert yes.exit_code == 0 and "removed library photos: 12 images" in yes.output
     assert json.loads(_cli("library", "list", "--json")) == []
+
+
+# ------------------------------------------------------------------------------ index failures
+
+def test_failures_of_the_last_index_with_their_reasons(ctx: Context, tmp_path: Path) -> None:
+    """The libraries screen's failures: the last run's, by path, counted per library, paged;
+    a later run replaces them."""
+    from daguerre.platform.errors import NotFound
+    from daguerre.platform.services.indexing import index_library
+    from tests.platform.api_fixtures import make_image
+
+    root = tmp_path / "scans"
+    (root / "b").mkdir(parents=True)
+    make_image((200, 40, 40), seed=1).save(root / "good.png")
+    (root / "b" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "a-empty.png").write_bytes(b"")
+    lib = svc.add_library(ctx, str(root), "scans")
+    assert svc.failure_counts(ctx) == {}
+    assert svc.library_failures(ctx, lib["id"]) == {"library_id": lib["id"], "total": 0,
+                                                    "items": []}
+
+    index_library(ctx, lib["id"])
+    assert svc.failure_counts(ctx) == {lib["id"]: 2}  # "photos" indexed cleanly: absent
+    page = svc.library_failures(ctx, "scans")
+    assert page["total"] == 2
+    assert [f["path"] for f in page["items"]] == ["a-empty.png", "b/broken.jpg"]
+    assert all(f["reason"] and f["recorded_at"] for f in page["items"])
+    second = svc.library_failures(ctx, lib["id"], limit=1, offset=1)
+    assert (second["total"], [f["path"] for f in second["items"]]) == (2, ["b/broken.jpg"])
+
+    (root / "b" / "broken.jpg").unlink()
+    index_library(ctx, lib["id"])
+    assert [f["path"] for f in svc.library_failures(ctx, lib["id"])["items"]] == ["a-empty.png"]
+    assert svc.failure_counts(ctx) == {lib["id"]: 1}
+    with pytest.raises(NotFound):
+        svc.library_failures(ctx, 9999)
+
+
+def test_failures_over_the_api(client, auth) -> None:  # noqa: ANN001
+    resp = client.get(f"{API}/libraries/1/failures?limit=5", headers=auth)
+    assert resp.status_code == 200
+    assert resp.get_json() == {"library_id": 1, "total": 0, "items": []}
+    assert client.get(f"{API}/libraries/999/failures", headers=auth).status_code == 404
+    assert client.get(f"{API}/libraries/1/failures?limit=0", headers=auth).status_code == 400

@@ -465,6 +465,24 @@ class VectorStore:
         store._clean_leftovers_if_free()
         return store
 
+    @classmethod
+    def open_existing(cls, directory: str | os.PathLike) -> VectorStore | None:
+        """Open the store in ``directory`` with the model and dimension its own metadata
+        records, or None when the directory holds no store. For callers that must reach every
+        model's store without loading any model (removing a library's vectors from all of
+        them)."""
+        path = Path(directory)
+        pointer = _read_pointer(path) if path.is_dir() else None
+        if pointer is None:
+            return None
+        meta_path = path / str(pointer["name"]) / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            dim, model_key = int(meta["dim"]), str(meta["model_key"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"store metadata {meta_path} is unreadable: {exc!r}") from exc
+        return cls.open(path, dim=dim, model_key=model_key)
+
     def _load_latest(self, force: bool) -> bool:
         """Load the generation named by CURRENT; retried if a writer replaces it mid-read."""
         for _attempt in range(20):

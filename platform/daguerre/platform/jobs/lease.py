@@ -39,7 +39,9 @@ def claim(catalog: Catalog, job_id: int, worker: str, lease_seconds: float,
                            and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < at)))
                 .values(status=JobStatus.RUNNING, worker=worker, attempts=Job.attempts + 1,
                         lease_expires_at=at + timedelta(seconds=lease_seconds),
-                        started_at=at, finished_at=None, error=None)
+                        started_at=at, finished_at=None, error=None,
+                        # "queued" (or a requeue's reason) no longer describes it.
+                        message=f"started on {worker}")
                 .returning(Job.kind, Job.params)
                 .execution_options(synchronize_session=False))
 

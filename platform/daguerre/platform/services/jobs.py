@@ -1,4 +1,5 @@
-"""Jobs as the CLI and the JSON API see them: create, get, list, cancel, retry.
+"""Jobs as the CLI, the JSON API and the dashboard see them: create, get, list, cancel, retry,
+the retries of a job, the kinds there are, and clearing finished jobs away.
 
 ``create`` validates the kind and its parameters, commits the row, and only then sends the
 message (a worker can never receive an id whose row it cannot read). If the broker is down the
@@ -8,26 +9,44 @@ Cancel semantics: a queued job becomes ``canceled`` at once and never starts (it
 it arrives, finds nothing to claim); a running job gets ``cancel_requested`` and its worker ends
 it ``canceled`` at the next batch; a finished job is returned unchanged (cancel is idempotent, so
 a double click is harmless). Only the named job's row is touched.
+
+Clearing finished jobs (:meth:`Jobs.clear_finished`) deletes the rows of jobs that finished
+(succeeded, failed, canceled) by the given time. What they made stays: their output images are
+catalog rows of their own, and each lineage row keeps its operation and full parameters; only
+its link to the job becomes NULL (the schema's ``ON DELETE SET NULL``, also done explicitly so
+it holds on a database that does not enforce foreign keys). A later job that retried a cleared
+one loses its ``retried_from`` link the same way. Jobs in the retry chain of a queued or running
+job are kept: a restore resumes from the outputs of the jobs it retries, found through that chain.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from daguerre.platform.catalog.db import database_now
-from daguerre.platform.catalog.models import Job, JobStatus, iso
+from daguerre.platform.catalog.models import Job, JobStatus, Lineage, iso
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, Conflict, NotFound
-from daguerre.platform.jobs.registry import get_kind
+from daguerre.platform.jobs.registry import get_kind, load_kinds
 
 log = logging.getLogger(__name__)
 
 STATUSES = tuple(s.value for s in JobStatus)
 MAX_LIST = 1000
+FINISHED = tuple(s for s in JobStatus if s.finished)
+UNFINISHED = tuple(s for s in JobStatus if not s.finished)
+# Rows deleted per statement: bounded IN lists (SQLite caps the number of parameters).
+CHUNK = 500
+
+
+def kinds() -> list[str]:
+    """The names of every registered job kind, sorted (the dashboard's kind filter)."""
+    return sorted(load_kinds())
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
@@ -147,6 +166,43 @@ class Jobs:
             raise Conflict(f"job {job_id} is {status.value}: only failed or canceled jobs "
                            "can be retried", field="job_id", value=job_id)
         return self.create(kind, params, retried_from=job_id)
+
+    def retries(self, job_id: int) -> list[int]:
+        """The ids of the jobs made by retrying ``job_id``, oldest first."""
+        with self.ctx.catalog.session() as s:
+            self._row(s, job_id)
+            return list(s.scalars(select(Job.id).where(Job.retried_from == job_id)
+                                  .order_by(Job.id)))
+
+    def clear_finished(self, before: datetime | None = None) -> dict[str, int]:
+        """Delete the jobs that finished at or before ``before`` (default: now, the database's
+        clock), but those a queued or running job's retry chain needs (see the module
+        docstring). Returns ``{"deleted": n, "kept": k}``, ``kept`` counting finished jobs
+        kept for a chain."""
+        with self.ctx.catalog.session() as s:
+            cutoff = before if before is not None else database_now(s)
+            links = dict(s.execute(select(Job.id, Job.retried_from)
+                                   .where(Job.retried_from.is_not(None))).all())
+            # Walk each unfinished job's chain back: a restore resumes from its ancestors.
+            needed: set[int] = set()
+            for job_id in s.scalars(select(Job.id).where(Job.status.in_(UNFINISHED))):
+                earlier = links.get(job_id)
+                while earlier is not None and earlier not in needed:
+                    needed.add(earlier)
+                    earlier = links.get(earlier)
+            finished = list(s.scalars(select(Job.id).where(Job.status.in_(FINISHED),
+                                                           Job.finished_at <= cutoff)))
+            doomed = [j for j in finished if j not in needed]
+            for start in range(0, len(doomed), CHUNK):
+                ids = doomed[start:start + CHUNK]
+                s.execute(update(Lineage).where(Lineage.job_id.in_(ids)).values(job_id=None)
+                          .execution_options(synchronize_session=False))
+                s.execute(update(Job).where(Job.retried_from.in_(ids))
+                          .values(retried_from=None)
+                          .execution_options(synchronize_session=False))
+                s.execute(delete(Job).where(Job.id.in_(ids))
+                          .execution_options(synchronize_session=False))
+        return {"deleted": len(doomed), "kept": len(finished) - len(doomed)}
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod

@@ -12,7 +12,6 @@ errors of :mod:`daguerre.platform.errors`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from daguerre.platform.catalog.models import Image, ImageStatus, Library, Lineage, iso
+from daguerre.platform.catalog.models import (
+    Image,
+    ImageStatus,
+    IndexFailure,
+    Library,
+    Lineage,
+    iso,
+)
 from daguerre.platform.catalog.queries import find_library
 from daguerre.platform.constants import MAX_ID, MAX_PATH_CHARS
 from daguerre.platform.context import Context
@@ -259,21 +265,17 @@ def remove_library(ctx: Context, ref: str | int) -> dict[str, Any]:
 def open_stores(ctx: Context) -> list[VectorStore]:
     """Every model's vector store under the data directory, opened without loading a model
     (each store's metadata names its model and dimension)."""
-    from daguerre.indexer.store import POINTER_NAME, VectorStore
+    from daguerre.indexer.store import StoreError, VectorStore
 
     stores = []
     folder = ctx.settings.vectors_dir
     for directory in sorted(folder.iterdir()) if folder.is_dir() else ():
-        pointer = directory / POINTER_NAME
-        if not pointer.is_file():
-            continue
         try:
-            current = json.loads(pointer.read_text(encoding="utf-8"))["name"]
-            meta = json.loads((directory / current / "meta.json").read_text(encoding="utf-8"))
-            dim, key = int(meta["dim"]), str(meta["model_key"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            store = VectorStore.open_existing(directory)
+        except StoreError as exc:
             raise Unavailable(f"cannot read the vector store {directory}: {exc}") from None
-        stores.append(VectorStore.open(directory, dim=dim, model_key=key))
+        if store is not None:
+            stores.append(store)
     return stores
 
 
@@ -321,3 +323,31 @@ def _remove_unused_thumbnails(ctx: Context, thumbs: set[str]) -> int:
         except FileNotFoundError:
             pass
     return removed
+
+
+# ------------------------------------------------------------------------------ index failures
+
+def failure_counts(ctx: Context) -> dict[int, int]:
+    """How many files the last index run of each library could not index, by library id
+    (a library without failures is absent). Each run replaces its library's failures, so this
+    is always the last run's count."""
+    with ctx.catalog.session() as s:
+        return dict(s.execute(select(IndexFailure.library_id, func.count())
+                              .group_by(IndexFailure.library_id)).all())
+
+
+def library_failures(ctx: Context, ref: str | int, *, limit: int = 50, offset: int = 0
+                     ) -> dict[str, Any]:
+    """The files the last index run of library ``ref`` could not index, with their reasons,
+    by path: ``total`` counts them all, ``items`` holds the page (``limit`` from ``offset``).
+    Paths are relative to the library root, as the catalog keeps them."""
+    with ctx.catalog.session() as s:
+        lib = _load(s, ref)
+        total = s.scalar(select(func.count()).select_from(IndexFailure)
+                         .where(IndexFailure.library_id == lib.id)) or 0
+        rows = s.scalars(select(IndexFailure).where(IndexFailure.library_id == lib.id)
+                         .order_by(IndexFailure.path, IndexFailure.id)
+                         .limit(limit).offset(offset)).all()
+        return {"library_id": lib.id, "total": total,
+                "items": [{"path": r.path, "reason": r.reason,
+                           "recorded_at": iso(r.recorded_at)} for r in rows]}

@@ -1,4 +1,4 @@
-"""``/api/v1/jobs``: list, show, create, cancel and retry jobs.
+"""``/api/v1/jobs``: list, show, create, cancel and retry jobs, and clear finished ones.
 
 A thin edge over :class:`daguerre.platform.services.jobs.Jobs`, which owns the job rows and the
 broker: this module only reads the request; errors map to statuses in ``web/errors.py``.
@@ -58,6 +58,13 @@ def create_job() -> tuple[Response, int]:
     job_params = params.object("params")
     job = jobs_service().create(kind, job_params)
     return jsonify(job), 202
+
+
+@bp.post("/clear")
+@requires("curator")
+def clear_jobs() -> Response:
+    """Delete every finished job (what they made stays; see ``Jobs.clear_finished``)."""
+    return jsonify(jobs_service().clear_finished())
 
 
 @bp.get("/<int:job_id>")

@@ -1,4 +1,5 @@
-"""``/api/v1/libraries``: list, add, show, rename, move, remove, and scan (an ``index`` job).
+"""``/api/v1/libraries``: list, add, show, rename, move, remove, scan (an ``index`` job), and
+the last scan's failures.
 
 Thin views over :mod:`daguerre.platform.services.libraries`, which holds every rule (the same
 ones ``daguerre library`` follows). Adding and moving a library are the only places the API takes
@@ -74,6 +75,15 @@ def scan_library(library_id: int) -> tuple[Response, int]:
     service.get_library(get_context(), library_id, available=True)
     job = jobs_service().create("index", {"library": library_id})
     return jsonify(job), 202
+
+
+@bp.get("/<int:library_id>/failures")
+@requires("viewer")
+def library_failures(library_id: int) -> Response:
+    """The files the library's last index run could not index, with their reasons."""
+    limit, offset = Params.from_args().page()
+    return jsonify(service.library_failures(get_context(), library_id, limit=limit,
+                                            offset=offset))
 
 
 def init_app(api: Blueprint) -> None:

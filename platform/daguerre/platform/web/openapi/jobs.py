@@ -42,6 +42,15 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"items": {"type": "array", "items": ref("Job")},
                        "limit": {"type": "integer"}, "offset": {"type": "integer"}},
     },
+    "ClearedJobs": {
+        "type": "object", "required": ["deleted", "kept"],
+        "properties": {
+            "deleted": {"type": "integer", "minimum": 0,
+                        "description": "finished jobs deleted (their outputs and lineage stay)"},
+            "kept": {"type": "integer", "minimum": 0,
+                     "description": "finished jobs kept: a queued or running retry needs them"},
+        },
+    },
     "Worker": {
         "type": "object",
         "required": ["name", "host", "pid", "queues", "device", "alive", "current_job_id",
@@ -77,6 +86,11 @@ def paths() -> dict[str, Any]:
                 "202": json_response(ref("Job"), "The queued job"),
                 **errors(400, 401, 404, 415, 503)},
                 body=json_body("NewJob"), tag="jobs"),
+        },
+        "/jobs/clear": {
+            "post": operation("Delete every finished job; their images and lineage stay", {
+                "200": json_response(ref("ClearedJobs"), "How many were deleted and kept"),
+                **errors(400, 401, 503)}, tag="jobs"),
         },
         "/jobs/{job_id}": {
             "get": operation("Show a job and its progress", {

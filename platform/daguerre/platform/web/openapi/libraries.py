@@ -1,4 +1,4 @@
-"""The document's libraries: add, list, show, rename, remove, move, scan."""
+"""The document's libraries: add, list, show, rename, remove, move, scan, last scan's failures."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from daguerre.platform.web.openapi.common import (
     LIB_ID,
     LIBRARY_PATH,
     NAME,
+    PAGE,
     STAMP,
     errors,
     json_body,
@@ -66,6 +67,21 @@ SCHEMAS: dict[str, Any] = {
                                              "photos, kept with `params.removed_parent`"},
         },
     },
+    "IndexFailures": {
+        "type": "object", "required": ["library_id", "total", "items"],
+        "properties": {
+            "library_id": {"type": "integer"},
+            "total": {"type": "integer", "minimum": 0,
+                      "description": "files the last index run could not index"},
+            "items": {"type": "array", "items": {
+                "type": "object", "required": ["path", "reason", "recorded_at"],
+                "properties": {
+                    "path": {"type": "string", "description": "relative to the library root"},
+                    "reason": {"type": "string", "description": "why it was skipped"},
+                    "recorded_at": STAMP,
+                }}},
+        },
+    },
 }
 
 
@@ -111,5 +127,13 @@ def paths() -> dict[str, Any]:
                               {"202": json_response(ref("Job"), "The queued job"),
                          **errors(400, 401, 404, 409, 503)},
                               params=[LIB_ID], tag="libraries"),
+        },
+        "/libraries/{library_id}/failures": {
+            "get": operation(
+                "The files the library's last index run could not index, with their reasons "
+                "(each run replaces the previous run's), by path",
+                {"200": json_response(ref("IndexFailures"), "A page of failures and their total"),
+                 **errors(400, 401, 404)},
+                params=[LIB_ID, *PAGE], tag="libraries"),
         },
     }
