@@ -6,6 +6,12 @@ import { $, api, notice } from "./api.js";
 
 const POLL_MS = 1500;
 
+// The person's role (the page says it): controls for what the role may not do are not shown.
+// The server refuses them anyway (403); hiding them only spares a person a button that fails.
+const ROLES = ["viewer", "curator", "admin"];
+const ROLE = document.body.dataset.role || "viewer";
+const may = (needed) => ROLES.indexOf(ROLE) >= ROLES.indexOf(needed);
+
 function cell(row, text) {
   const td = document.createElement("td");
   td.textContent = text ?? "";
@@ -35,7 +41,8 @@ async function loadLibraries() {
     cell(tr, lib.images);
     cell(tr, lib.last_indexed_at ? new Date(lib.last_indexed_at).toLocaleString() : "never");
     cell(tr, lib.root);
-    cell(tr, "").append(button("Scan", () => scan(lib)));
+    const actions = cell(tr, "");
+    if (may("curator")) actions.append(button("Scan", () => scan(lib)));
     body.append(tr);
     select.append(new Option(lib.name, lib.id));
   }
@@ -51,7 +58,7 @@ async function scan(lib) {
   }
 }
 
-$("#library-form").addEventListener("submit", async (ev) => {
+$("#library-form")?.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const data = Object.fromEntries(new FormData(ev.target));
   if (!data.name) delete data.name;
@@ -88,7 +95,8 @@ function imageCard(hit) {
   const from = parents.length ? ` from #${parents.join(", #")}` : "";
   cap.textContent = `#${hit.id}${score}${origin}${from}`;
   cap.title = hit.path || "";
-  fig.append(link, cap, cardActions(fig, hit));
+  fig.append(link, cap);
+  if (may("curator")) fig.append(cardActions(fig, hit));
   showCuration(fig, hit);
   return fig;
 }
@@ -125,9 +133,10 @@ function showCuration(fig, image) {
   const state = fig.dataset.review || "unreviewed";
   fig.classList.toggle("approved", state === "approved");
   fig.classList.toggle("rejected", state === "rejected");
-  fig.querySelector(".approve").setAttribute("aria-pressed", String(state === "approved"));
-  fig.querySelector(".reject").setAttribute("aria-pressed", String(state === "rejected"));
-  if (image.rating !== undefined) fig.querySelector(".rating").value = image.rating ?? "";
+  fig.querySelector(".approve")?.setAttribute("aria-pressed", String(state === "approved"));
+  fig.querySelector(".reject")?.setAttribute("aria-pressed", String(state === "rejected"));
+  const rating = fig.querySelector(".rating");
+  if (rating && image.rating !== undefined) rating.value = image.rating ?? "";
 }
 
 async function curate(fig, change) {
@@ -180,7 +189,7 @@ $("#review-queue").addEventListener("click", async () => {
   }
 });
 
-$("#generate-form").addEventListener("submit", async (ev) => {
+$("#generate-form")?.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const body = {};
   for (const [k, v] of new FormData(ev.target)) if (v !== "") body[k] = k === "prompt" ? v : Number(v);
@@ -266,7 +275,9 @@ async function loadJobs() {
     td.append(progressBar(p), ` ${p.done}${p.total ? ` / ${p.total}` : ""}`);
     cell(tr, job.error || p.message || "");
     const actions = cell(tr, "");
-    if (job.status === "queued" || job.status === "running") {
+    if (!may("curator")) {
+      // a viewer follows jobs but does not steer them
+    } else if (job.status === "queued" || job.status === "running") {
       actions.append(button("Cancel", () => act(() => api(`/jobs/${job.id}/cancel`, { method: "POST" }))));
     } else if (job.status === "failed" || job.status === "canceled") {
       actions.append(button("Retry", () => act(() => api(`/jobs/${job.id}/retry`, { method: "POST" }))));
