@@ -164,6 +164,40 @@ def test_curate_changes_only_rating_and_review_state(catalog) -> None:  # noqa: 
         svc.curate(ctx, 424242, {"rating": 99})
 
 
+def test_review_queue_is_unreviewed_generated_images_newest_first(catalog) -> None:  # noqa: ANN001
+    ctx, ids, _root = catalog
+    made: list[int] = []
+    with ctx.catalog.session() as s:
+        for i, (state, status) in enumerate([("unreviewed", ImageStatus.ACTIVE)] * 5 + [
+                ("approved", ImageStatus.ACTIVE), ("unreviewed", ImageStatus.DELETED)]):
+            img = Image(library_id=None, path=f"generated/q{i}.png", sha256=f"{i:063x}f",
+                        size=1, mtime=0.0, width=8, height=8, format="PNG",
+                        origin=ImageOrigin.GENERATED, review_state=state, status=status)
+            s.add(img)
+            s.flush()
+            s.add(Lineage(image_id=img.id, parent_id=ids["p1"], operation="restore"))
+            made.append(img.id)
+    waiting = made[:5][::-1]  # newest first; approved and deleted ones are not waiting
+
+    first = svc.review_queue(ctx, {"limit": 3})
+    assert [r["id"] for r in first["items"]] == waiting[:3]
+    assert first["total"] == 5 and first["next_before"] == waiting[2]
+    assert first["items"][0]["made_by"] == [{"operation": "restore", "parent_id": ids["p1"],
+                                             "job_id": None}]
+    # Library images and uploads, even unreviewed, are never in the queue.
+    assert all(r["origin"] == "generated" for r in first["items"])
+    # Keyset paging: approving a card on page one does not shift page two.
+    svc.curate(ctx, waiting[0], {"review_state": "approved"})
+    second = svc.review_queue(ctx, {"limit": "3", "before": str(first["next_before"])})
+    assert [r["id"] for r in second["items"]] == waiting[3:]
+    assert second["next_before"] is None and second["total"] == 4
+    for params, field in (({"limit": 0}, "limit"), ({"before": "x"}, "before"),
+                          ({"before": -1}, "before")):
+        with pytest.raises(BadInput) as err:
+            svc.review_queue(ctx, params)
+        assert err.value.field == field
+
+
 def test_files_are_served_only_from_inside_their_base(catalog, tmp_path) -> None:  # noqa: ANN001
     ctx, ids, root = catalog
     found = svc.original_file(ctx, ids["p3"])

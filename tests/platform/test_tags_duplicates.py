@@ -185,3 +185,20 @@ def test_classify_replaces_model_tags_and_never_touches_user_tags(
     bad = CliRunner().invoke(main, ["classify", "--labels", str(tmp_path / "none.txt")])
     assert bad.exit_code == 2 and "does not exist" in bad.output
     ctx.close()
+
+
+def test_resolve_refuses_a_keep_that_is_not_an_image_id(library: dict[str, Path]) -> None:
+    """The API hands ``keep`` over as JSON held it: a string or a bool is refused by field; an
+    integral number (JSON's ``7.0``) is an id."""
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.services.duplicates import find_duplicates, resolve
+
+    ctx = Context()
+    for bad in ("7", True, None, 1.5):
+        with pytest.raises(BadInput) as err:
+            resolve(ctx, "e0000", bad)  # type: ignore[arg-type]
+        assert err.value.field == "keep"
+    group = next(g for g in find_duplicates(ctx, tiers=("exact",)))
+    out = resolve(ctx, group.id, float(group.keeper))  # type: ignore[arg-type]
+    assert out["keeper"] == group.keeper and len(out["duplicates"]) == 1
+    ctx.close()

@@ -152,6 +152,12 @@ def resolve(ctx: Context, group_id: str, keep: int) -> dict[str, Any]:
     """Keep image ``keep`` of duplicate group ``group_id``: mark the others as its duplicates
     and merge their tags and rating into it. Files are never touched."""
     group_id = str(group_id).strip()
+    # The API hands over whatever JSON held (JSON's 7.0 is an integer too); the CLI gives an int.
+    if isinstance(keep, float) and keep.is_integer():
+        keep = int(keep)
+    if isinstance(keep, bool) or not isinstance(keep, int):
+        raise BadInput(f"keep must be an image id (an integer), got {keep!r}", field="keep",
+                       value=keep)
     if group_id.startswith("s"):
         raise BadInput(f"group {group_id} is a group of similar pictures, not duplicates; "
                        "only exact and near groups can be resolved", field="group",

@@ -31,6 +31,7 @@ from daguerre.platform.catalog.filters import (
 )
 from daguerre.platform.catalog.models import (
     Image,
+    ImageOrigin,
     ImageStatus,
     ImageTag,
     Library,
@@ -40,7 +41,7 @@ from daguerre.platform.catalog.models import (
 )
 from daguerre.platform.catalog.queries import get_image as load_image
 from daguerre.platform.catalog.queries import image_base
-from daguerre.platform.constants import IMAGE_STATUSES, REVIEW_STATES
+from daguerre.platform.constants import IMAGE_STATUSES, MAX_ID, MAX_PAGE, REVIEW_STATES
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, NotFound
 from daguerre.platform.files import resolve_inside
@@ -108,6 +109,41 @@ def list_images(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
                          .order_by(Image.id).limit(limit).offset(offset)).all()
         items = [image_record(img, img.library, img.tags) for img in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def review_queue(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Generated images (restores included) still awaiting review, newest first:
+    ``{"items", "total", "limit", "next_before"}``.
+
+    Each item is the image as :func:`image_record` shapes it plus ``made_by``: its lineage
+    rows (``operation``, ``parent_id``, ``job_id``), what a reviewer judges it against.
+    ``params`` may hold ``limit`` (default 50) and ``before`` (an image id: the page starts
+    below it). Paging is by keyset on the id (which grows with creation), never an OFFSET scan,
+    so a card approved while the reviewer pages on does not shift the next page."""
+    limit = integer(params.get("limit", DEFAULT_PAGE), "limit", minimum=1, maximum=MAX_PAGE)
+    raw_before = params.get("before")
+    before = (None if raw_before in (None, "") else
+              integer(raw_before, "before", minimum=1, maximum=MAX_ID))
+    with ctx.catalog.session() as s:
+        query = select(Image).where(Image.status == ImageStatus.ACTIVE,
+                                    Image.origin == ImageOrigin.GENERATED,
+                                    Image.review_state == ReviewState.UNREVIEWED)
+        total = s.scalar(select(func.count()).select_from(query.subquery()))
+        if before is not None:
+            query = query.where(Image.id < before)
+        # One row more than the page tells whether another page follows.
+        rows = s.scalars(query.options(selectinload(Image.library))
+                         .order_by(Image.id.desc()).limit(limit + 1)).all()
+        page = rows[:limit]
+        made_by: dict[int, list[dict[str, Any]]] = {img.id: [] for img in page}
+        if page:
+            for r in s.scalars(select(Lineage).where(Lineage.image_id.in_(list(made_by)))
+                               .order_by(Lineage.id)):
+                made_by[r.image_id].append({"operation": r.operation, "parent_id": r.parent_id,
+                                            "job_id": r.job_id})
+        items = [{**image_record(img, img.library), "made_by": made_by[img.id]} for img in page]
+    return {"items": items, "total": total, "limit": limit,
+            "next_before": page[-1].id if len(rows) > limit else None}
 
 
 # ----------------------------------------------------------------------------- one image

@@ -15,6 +15,7 @@ PREFIX = "/api/v1"
 def init_app(app: Flask) -> None:
     from daguerre.platform.web.api import (
         collections,
+        duplicates,
         generate,
         images,
         jobs,
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
     )
 
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    for module in (libraries, images, search, jobs, tags, collections, generate, workers):
+    for module in (libraries, images, search, jobs, tags, collections, generate, workers,
+                   duplicates):
         module.init_app(api)
     app.register_blueprint(api)

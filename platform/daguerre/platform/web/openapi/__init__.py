@@ -17,9 +17,17 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from daguerre.platform.web import auth
 from daguerre.platform.web.api import PREFIX
-from daguerre.platform.web.openapi import common, images, jobs, libraries, search, tags
+from daguerre.platform.web.openapi import (
+    common,
+    duplicates,
+    images,
+    jobs,
+    libraries,
+    search,
+    tags,
+)
 
-AREAS = (libraries, images, search, tags, jobs)
+AREAS = (libraries, images, search, tags, jobs, duplicates)
 
 
 def template(rule: str) -> str:

@@ -15,7 +15,7 @@ import importlib
 from flask import Flask
 
 # One module per screen; each defines ``init_app(app)``.
-PAGE_MODULES: tuple[str, ...] = ("libraries", "jobs")
+PAGE_MODULES: tuple[str, ...] = ("libraries", "jobs", "review", "duplicates")
 
 
 def init_app(app: Flask) -> None:

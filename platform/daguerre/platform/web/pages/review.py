@@ -1,0 +1,55 @@
+"""The review screen, ``/review``: generated and restored images still awaiting review, newest
+first, as a grid of cards (thumbnail, the operation that made it, a link to its parent's
+original), a page at a time (``?before=<id>``, keyset on the image id).
+
+Any signed-in person may look; curating (approve, reject, back to unreviewed, rating) needs a
+curator, so the buttons and the keys (``static/review.js`` over ``static/keys.js``) are only
+given to one, and the server refuses anyone else all the same (``PATCH /api/v1/images/<id>``).
+The queue's rule (which images, in which order) lives in
+:func:`daguerre.platform.services.images.review_queue`; this module only renders it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, render_template, request, url_for
+
+from daguerre.platform.errors import BadInput
+from daguerre.platform.services import images as images_svc
+from daguerre.platform.services.users import role_allows
+from daguerre.platform.web import get_context
+from daguerre.platform.web.api import PREFIX
+from daguerre.platform.web.auth import identity, requires
+
+bp = Blueprint("review_page", __name__)
+
+PAGE_SIZE = 24
+# What each key does, shown by `?` and beside the buttons (Lightroom's conventions).
+KEYS: tuple[tuple[str, str], ...] = (
+    ("P", "approve (pick)"), ("X", "reject"), ("U", "back to unreviewed"),
+    ("0–5", "rating (0 clears it)"), ("← / →", "previous / next card"), ("?", "show the keys"),
+)
+
+
+def _can_curate() -> bool:
+    """Whether the caller may curate (the server checks again on each change)."""
+    who = identity()
+    return who is not None and role_allows(who.role, "curator")
+
+
+@bp.get("/review")
+@requires("viewer")
+def review() -> str:
+    try:
+        queue = images_svc.review_queue(get_context(), {"limit": PAGE_SIZE,
+                                                        "before": request.args.get("before")})
+    except BadInput as exc:
+        abort(400, str(exc))
+    more_url = (url_for("review_page.review", before=queue["next_before"])
+                if queue["next_before"] is not None else None)
+    return render_template("review.html", api_prefix=PREFIX, queue=queue, more_url=more_url,
+                           can_curate=_can_curate(), keys=KEYS,
+                           first_page=request.args.get("before") in (None, ""))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
