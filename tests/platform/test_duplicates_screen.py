@@ -19,7 +19,7 @@ from sqlalchemy import select
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_user
 from tests.platform.api_fixtures import sign_in as sign_in_client
-from tests.platform.test_dashboard_browser import browser_page, shots, sign_in  # noqa: F401
+from tests.platform.browser_fixtures import browser_page, shots, sign_in  # noqa: F401
 from tests.platform.test_tags_duplicates import _photo
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_user, sign_in
-from tests.platform.test_dashboard_browser import browser_page, shots  # noqa: F401 - fixtures
-from tests.platform.test_dashboard_browser import sign_in as browser_sign_in
+from tests.platform.browser_fixtures import browser_page, shots  # noqa: F401 - fixtures
+from tests.platform.browser_fixtures import sign_in as browser_sign_in
 
 API = "/api/v1"
 WORKER = "gpu-box:4242"

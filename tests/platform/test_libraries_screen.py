@@ -10,7 +10,6 @@ Screenshots go under ``$DAGUERRE_SCREENSHOTS`` (default: the test's temporary fo
 from __future__ import annotations
 
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -19,26 +18,7 @@ import pytest
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_image, make_user
 from tests.platform.api_fixtures import sign_in as sign_in_client
-from tests.platform.test_dashboard_browser import browser_page, shots, sign_in  # noqa: F401
-
-
-@pytest.fixture()
-def inline_jobs(app):  # noqa: ANN001, ANN201
-    """Jobs created through the API run at once on a thread, through the worker's own runner."""
-    from daguerre.platform.jobs.runner import execute
-
-    ctx = app.extensions["daguerre"].ctx
-    threads: list[threading.Thread] = []
-
-    def send(job_id: int, queue: str) -> None:
-        t = threading.Thread(target=execute, args=(ctx, job_id, "browser-test"), daemon=True)
-        threads.append(t)
-        t.start()
-
-    app.config["JOB_SENDER"] = send
-    yield
-    for t in threads:
-        t.join(timeout=60)
+from tests.platform.browser_fixtures import browser_page, inline_jobs, shots, sign_in  # noqa: F401
 
 
 def scans_folder(base: Path) -> Path:
