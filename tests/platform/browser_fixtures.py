@@ -1,7 +1,9 @@
 """Browser fixtures for the dashboard's tests (import them into a test module with ``*``):
 Debian's Chromium driven by Playwright (never a downloaded browser), a screenshot folder
 (``$DAGUERRE_SCREENSHOTS``, else the test's temporary folder), signing in through the form, and
-jobs run at once on a thread through the worker's own runner."""
+jobs run at once on a thread through the worker's own runner, and an accessibility check
+(axe-core, through the axe-playwright-python package) that fails on any serious or critical
+violation."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from tests.conftest import require_service
 from tests.platform.api_fixtures import PASSWORD
 
-__all__ = ["CHROMIUM", "browser_page", "inline_jobs", "shots", "sign_in"]
+__all__ = ["CHROMIUM", "assert_accessible", "browser_page", "inline_jobs", "shots", "sign_in"]
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -35,6 +37,25 @@ def sign_in(page, url: str, name: str, password: str = PASSWORD) -> None:  # noq
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("#signout-form", timeout=15_000)
+
+
+# axe-core's impact levels that fail a screen; "minor" and "moderate" are reported by axe but are
+# matters of taste (a landmark more or less), not barriers.
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def assert_accessible(page, screen: str) -> None:  # noqa: ANN001
+    """Run axe-core on the page as it stands and fail, naming each rule and the elements it
+    found, on any serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
+    lines = [f"{v['id']} ({v['impact']}): {v['help']} at "
+             + ", ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:5])
+             for v in bad]
+    assert not bad, f"{screen}: axe-core found {len(bad)} serious or critical violation(s):\n" \
+        + "\n".join(lines)
 
 
 @pytest.fixture()

@@ -15,7 +15,11 @@ from PIL import Image as PILImage
 
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_user, sign_in
-from tests.platform.browser_fixtures import browser_page, shots  # noqa: F401 - fixtures
+from tests.platform.browser_fixtures import (  # noqa: F401 - fixtures
+    assert_accessible,
+    browser_page,
+    shots,
+)
 from tests.platform.browser_fixtures import sign_in as browser_sign_in
 
 API = "/api/v1"
@@ -94,6 +98,7 @@ def test_clear_a_batch_with_the_keys(app, live_server, token, browser_page, shot
         "() => [...document.querySelectorAll('#review-grid img')].slice(0, 4)"
         ".every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
     page.screenshot(path=str(shots / "review-1280.png"))
+    assert_accessible(page, "review")
 
     # The first card has focus on load: rate it 4, then approve it; it leaves the queue.
     focused = "document.activeElement.closest('.review-card')?.dataset.id"

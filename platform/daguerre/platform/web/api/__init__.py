@@ -7,26 +7,23 @@ errors are JSON (see :mod:`daguerre.platform.web.errors`). ``openapi.py`` docume
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Blueprint, Flask
 
 PREFIX = "/api/v1"
 
 
-def init_app(app: Flask) -> None:
-    from daguerre.platform.web.api import (
-        collections,
-        duplicates,
-        generate,
-        images,
-        jobs,
-        libraries,
-        search,
-        tags,
-        workers,
-    )
+def area_modules() -> list[str]:
+    """Every area module of this package (each defines ``init_app(api)``); ``serialize`` is a
+    helper, not an area. A new area is one new module, with no list to edit."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                  if not m.name.startswith("_") and m.name != "serialize")
 
+
+def init_app(app: Flask) -> None:
     api = Blueprint("api", __name__, url_prefix=PREFIX)
-    for module in (libraries, images, search, jobs, tags, collections, generate, workers,
-                   duplicates):
-        module.init_app(api)
+    for name in area_modules():
+        importlib.import_module(f"{__name__}.{name}").init_app(api)
     app.register_blueprint(api)
