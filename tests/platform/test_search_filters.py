@@ -18,6 +18,7 @@ from daguerre.platform.catalog.models import (
     ImageStatus,
     ImageTag,
     Library,
+    ReviewState,
     Tag,
     TagSource,
 )
@@ -47,6 +48,8 @@ def _attrs(i: int) -> dict:
         "width": 100 + 10 * i,
         "height": 800 - 10 * i,
         "tag": "beach" if i % 4 == 1 else None,
+        "review": (ReviewState.APPROVED if i % 5 == 2 else
+                   ReviewState.REJECTED if i % 5 == 3 else ReviewState.UNREVIEWED),
         "status": ImageStatus.MISSING if i == 3 else (
             ImageStatus.DUPLICATE if i == 5 else ImageStatus.ACTIVE),
     }
@@ -74,7 +77,7 @@ def catalog(clip_env: dict, tmp_path: Path) -> tuple[Context, dict[int, int], np
             img = Image(library_id=libs[a["library"]].id, path=a["path"], sha256=f"{i:064x}",
                         size=1000 + i, mtime=float(i), width=a["width"], height=a["height"],
                         format=a["format"], captured_at=a["captured_at"], rating=a["rating"],
-                        origin=a["origin"], status=a["status"])
+                        origin=a["origin"], status=a["status"], review_state=a["review"])
             s.add(img)
             s.flush()
             ids[i] = img.id
@@ -138,6 +141,8 @@ def test_paging_is_stable_and_complete(catalog) -> None:  # noqa: ANN001
      lambda a: a["captured_at"] is not None and a["captured_at"].year <= 2021),
     (SearchFilters(tag="beach"), lambda a: a["tag"] == "beach"),
     (SearchFilters(min_rating=4), lambda a: (a["rating"] or -1) >= 4),
+    (SearchFilters(review_state="approved"), lambda a: a["review"] == ReviewState.APPROVED),
+    (SearchFilters(review_state="unreviewed"), lambda a: a["review"] == ReviewState.UNREVIEWED),
     (SearchFilters(origin="generated"), lambda a: a["origin"] == ImageOrigin.GENERATED),
     (SearchFilters(format="png"), lambda a: a["format"] == "PNG"),
     (SearchFilters(min_width=400), lambda a: a["width"] >= 400),
@@ -197,6 +202,7 @@ def test_unknown_library_or_tag_and_bad_values_are_named(catalog) -> None:  # no
     ({"min_rating": 2.5}, "min_rating"), ({"min_rating": True}, "min_rating"),
     ({"min_width": -1}, "min_width"), ({"min_height": "tall"}, "min_height"),
     ({"library": 5}, "library"), ({"tag": "x" * 201}, "tag"), ({"folder": "a\x00b"}, "folder"),
+    ({"review_state": "maybe"}, "review_state"),
 ])
 def test_check_filters_refuses_and_names_the_field(values, field) -> None:  # noqa: ANN001
     with pytest.raises(BadInput) as exc:

@@ -1,7 +1,8 @@
 """The catalog conditions that image listings and searches share, checked in one place.
 
 ``library`` (id or name), ``folder`` (path prefix inside the library), ``date_from``/``date_to``
-(capture time), ``tag``, ``min_rating``, ``origin``, ``format``, ``min_width``, ``min_height``.
+(capture time), ``tag``, ``min_rating``, ``review_state``, ``origin``, ``format``, ``min_width``,
+``min_height``.
 
 :func:`check_filters` reads them from any mapping under those names (a query string, a JSON body,
 the CLI's options) and is the only place they are validated (:func:`page_of` does the same for paging), so the CLI and the API accept and
@@ -27,7 +28,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from daguerre.platform.catalog.models import Image, ImageOrigin, ImageTag
+from daguerre.platform.catalog.models import Image, ImageOrigin, ImageTag, ReviewState
 from daguerre.platform.catalog.queries import find_library, find_tag_id
 from daguerre.platform.constants import (
     IMAGE_ORIGINS,
@@ -35,11 +36,12 @@ from daguerre.platform.constants import (
     MAX_OFFSET,
     MAX_PAGE,
     MAX_PATH_CHARS,
+    REVIEW_STATES,
 )
 from daguerre.platform.errors import BadInput
 
-FILTER_NAMES = ("library", "folder", "date_from", "date_to", "tag", "min_rating", "origin",
-                "format", "min_width", "min_height")
+FILTER_NAMES = ("library", "folder", "date_from", "date_to", "tag", "min_rating", "review_state",
+                "origin", "format", "min_width", "min_height")
 MAX_SIDE = 1_000_000  # pixels; larger than any image Pillow will open
 MAX_FORMAT_CHARS = 16
 MAX_DATE_CHARS = 64
@@ -60,6 +62,7 @@ class SearchFilters:
     date_to: datetime | None = None  # capture time, inclusive
     tag: str | None = None  # set by a person or a model
     min_rating: int | None = None
+    review_state: str | None = None  # unreviewed | approved | rejected
     origin: str | None = None  # library | upload | generated
     format: str | None = None  # JPEG, PNG, ... (as Pillow names it)
     min_width: int | None = None
@@ -189,6 +192,9 @@ def check_filters(values: Mapping[str, Any] | SearchFilters, *,
     if "origin" in got:
         out["origin"] = choice(got["origin"], "origin", IMAGE_ORIGINS,
                                label=_label("origin", labels))
+    if "review_state" in got:
+        out["review_state"] = choice(got["review_state"], "review_state", REVIEW_STATES,
+                                     label=_label("review_state", labels))
     if "min_rating" in got:
         out["min_rating"] = integer(got["min_rating"], "min_rating", minimum=0,
                                     maximum=MAX_RATING, label=_label("min_rating", labels),
@@ -240,6 +246,8 @@ def apply_filters(query: Select, f: SearchFilters, session: Session) -> Select:
             select(ImageTag.image_id).where(ImageTag.tag_id == tag_id)))
     if f.min_rating is not None:
         query = query.where(Image.rating >= f.min_rating)
+    if f.review_state is not None:
+        query = query.where(Image.review_state == ReviewState(f.review_state))
     if f.origin is not None:
         query = query.where(Image.origin == ImageOrigin(f.origin))
     if f.format is not None:

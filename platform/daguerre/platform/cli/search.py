@@ -8,7 +8,7 @@ import click
 
 from daguerre.platform.catalog.filters import FILTER_NAMES, MAX_HITS, MAX_RATING, check_filters
 from daguerre.platform.cli import get_context
-from daguerre.platform.constants import IMAGE_ORIGINS
+from daguerre.platform.constants import IMAGE_ORIGINS, REVIEW_STATES
 
 
 def print_hits(hits: list, as_json: bool) -> None:
@@ -34,6 +34,8 @@ def filter_options(f):  # noqa: ANN001, ANN201 - a click decorator
         click.option("--tag", help="Only images with this tag (set by a person or a model)."),
         click.option("--min-rating", type=click.IntRange(0, MAX_RATING),
                      help="Rated at least this."),
+        click.option("--review", "review_state", type=click.Choice(REVIEW_STATES),
+                     help="Only images in this review state."),
         click.option("--origin", type=click.Choice(IMAGE_ORIGINS),
                      help="Only images of this origin."),
         click.option("--format", "fmt", help="Only this file format (JPEG, PNG, WEBP, ...)."),
@@ -56,16 +58,16 @@ def filter_options(f):  # noqa: ANN001, ANN201 - a click decorator
 # How each filter is named in a message here: its option (the error's field stays the filter's
 # own name, which the API uses too).
 OPTION_LABELS = {**{name: "--" + name.replace("_", "-") for name in FILTER_NAMES},
-                 "date_from": "--after", "date_to": "--before"}
+                 "date_from": "--after", "date_to": "--before", "review_state": "--review"}
 
 
-def build_filters(library, folder, after, before, tag, min_rating, origin, fmt,  # noqa: ANN001
-                  min_width, min_height):  # noqa: ANN001, ANN201
+def build_filters(library, folder, after, before, tag, min_rating, review_state,  # noqa: ANN001
+                  origin, fmt, min_width, min_height):  # noqa: ANN001, ANN201
     """The options under the names the filters have everywhere, checked by the one rule."""
     return check_filters(
         {"library": library, "folder": folder, "date_from": after, "date_to": before,
-         "tag": tag, "min_rating": min_rating, "origin": origin, "format": fmt,
-         "min_width": min_width, "min_height": min_height}, labels=OPTION_LABELS)
+         "tag": tag, "min_rating": min_rating, "review_state": review_state, "origin": origin,
+         "format": fmt, "min_width": min_width, "min_height": min_height}, labels=OPTION_LABELS)
 
 
 SEARCH_HELP = """Search indexed images by QUERY, or by an example image with --image.
@@ -102,9 +104,9 @@ candidates before ranking, so a page is full whenever enough images match.
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], image: str | None, library: str | None,
            folder: str | None, after: str | None, before: str | None, tag: str | None,
-           min_rating: int | None, origin: str | None, fmt: str | None,
-           min_width: int | None, min_height: int | None, limit: int, offset: int,
-           min_score: float | None, as_json: bool) -> None:
+           min_rating: int | None, review_state: str | None, origin: str | None,
+           fmt: str | None, min_width: int | None, min_height: int | None, limit: int,
+           offset: int, min_score: float | None, as_json: bool) -> None:
     from daguerre.platform.errors import BadInput
     from daguerre.platform.services import search as svc
 
@@ -114,8 +116,8 @@ def search(ctx: click.Context, query: tuple[str, ...], image: str | None, librar
     if not text and image is None:
         raise BadInput("give a QUERY or --image PATH (see `daguerre search --help`)",
                        field="query")
-    filters = build_filters(library, folder, after, before, tag, min_rating, origin, fmt,
-                            min_width, min_height)
+    filters = build_filters(library, folder, after, before, tag, min_rating, review_state,
+                            origin, fmt, min_width, min_height)
     app = get_context(ctx)
     if image is not None and not text:
         hits = svc.search_image(app, image, limit, offset=offset, filters=filters,
@@ -132,14 +134,14 @@ def search(ctx: click.Context, query: tuple[str, ...], image: str | None, librar
 @click.pass_context
 def similar(ctx: click.Context, image_id: int, library: str | None, folder: str | None,
             after: str | None, before: str | None, tag: str | None, min_rating: int | None,
-            origin: str | None, fmt: str | None, min_width: int | None,
+            review_state: str | None, origin: str | None, fmt: str | None, min_width: int | None,
             min_height: int | None, limit: int, offset: int, min_score: float | None,
             as_json: bool) -> None:
     """Images most similar to the indexed image IMAGE_ID (itself left out)."""
     from daguerre.platform.services import search as svc
 
-    filters = build_filters(library, folder, after, before, tag, min_rating, origin, fmt,
-                            min_width, min_height)
+    filters = build_filters(library, folder, after, before, tag, min_rating, review_state,
+                            origin, fmt, min_width, min_height)
     print_hits(svc.similar(get_context(ctx), image_id, limit, offset=offset, filters=filters,
                            min_score=min_score), as_json)
 

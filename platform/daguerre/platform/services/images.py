@@ -90,18 +90,14 @@ def list_images(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
     """A page of images in id order: ``{"items", "total", "limit", "offset"}``.
 
     ``params`` holds the catalog filters (:data:`~daguerre.platform.catalog.filters.FILTER_NAMES`),
-    ``status`` (default active), ``review_state``, ``limit`` (default 50) and ``offset``, as
+    ``status`` (default active), ``limit`` (default 50) and ``offset``, as
     values or their text (a query string); anything else is ignored."""
     filters = check_filters(params)
     status = params.get("status")
     status = choice(status, "status", IMAGE_STATUSES) if status is not None else "active"
-    review = params.get("review_state")
-    review = choice(review, "review_state", REVIEW_STATES) if review is not None else None
     limit, offset = page_of(params, default_limit=DEFAULT_PAGE)
     with ctx.catalog.session() as s:
         query = select(Image).where(Image.status == ImageStatus(status))
-        if review is not None:
-            query = query.where(Image.review_state == ReviewState(review))
         query = apply_filters(query, filters, s)
         total = s.scalar(select(func.count()).select_from(query.subquery()))
         rows = s.scalars(query.options(selectinload(Image.tags).selectinload(ImageTag.tag),

@@ -21,6 +21,7 @@ from daguerre.platform.constants import (
     MAX_NAME_CHARS,
     MAX_PATH_CHARS,
     NAME_PATTERN,
+    REVIEW_STATES,
 )
 from daguerre.platform.web.params import MAX_LIMIT, MAX_OFFSET
 
@@ -96,6 +97,8 @@ FILTERS = [
     query_param("tag", text(MAX_NAME_CHARS), "images with this tag"),
     query_param("min_rating", {"type": "integer", "minimum": 0, "maximum": MAX_RATING},
                 "minimum rating (an integral number such as 3.0 counts as the integer)"),
+    query_param("review_state", {"type": "string", "enum": list(REVIEW_STATES)},
+                "only images in this review state"),
     query_param("origin", {"type": "string", "enum": list(IMAGE_ORIGINS)}, "where images came from"),
     query_param("format", text(MAX_FORMAT_CHARS), "file format (JPEG, PNG, ...; JPG and TIF too)"),
     query_param("min_width", _SIDE, "minimum width"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from daguerre.platform.constants import IMAGE_ORIGINS, IMAGE_STATUSES, REVIEW_STATES, TAG_SOURCES
+from daguerre.platform.web.api.images import DOWNLOAD_VALUES
 from daguerre.platform.web.openapi.common import (
     FILTERS,
     IMG_ID,
@@ -88,9 +89,7 @@ def paths() -> dict[str, Any]:
                         **errors(400, 401, 404)},
                              params=[*PAGE, *FILTERS,
                                query_param("status", {"type": "string", "enum": IMAGE_STATUSES},
-                                           "default: active"),
-                               query_param("review_state", {"type": "string", "enum": REVIEW_STATES},
-                                           "only images in this review state")],
+                                           "default: active")],
                              tag="images"),
         },
         "/images/{image_id}": {
@@ -109,12 +108,17 @@ def paths() -> dict[str, Any]:
         },
         "/images/{image_id}/original": {
             "get": operation("The original file (only from inside its library root)",
-                             {"200": {"description": "The file as stored",
+                             {"200": {"description": "The file as stored (with `download=1`, "
+                                                     "as an attachment under its own name)",
                                 "content": {"image/*": {"schema": {"type": "string",
                                                                    "format": "binary"}},
                                             "application/octet-stream": {"schema": {
                                                 "type": "string", "format": "binary"}}}},
-                        **errors(401, 404)},
-                             params=[IMG_ID], tag="images"),
+                        **errors(400, 401, 404)},
+                             params=[IMG_ID, query_param(
+                                 "download", {"type": "string", "enum": list(DOWNLOAD_VALUES)},
+                                 "1: send the file as an attachment (Content-Disposition), "
+                                 "0 or absent: inline")],
+                             tag="images"),
         },
     }
