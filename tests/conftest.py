@@ -92,3 +92,19 @@ def postgres_database(prefix: str = "daguerre_test") -> Iterator[str]:
 def pg_url() -> Iterator[str]:
     with postgres_database() as url:
         yield url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id with its cheapest parameters in tests: the production cost (deliberately about
+    a tenth of a second a hash) would only slow every sign-in the suite makes. Hashes carry
+    their own parameters, so verification is the same code either way."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from daguerre.platform.services import users
+
+    real = users._hasher
+    users._hasher = PasswordHasher.from_parameters(CHEAPEST)
+    yield
+    users._hasher = real

@@ -152,7 +152,7 @@ def test_api_statuses(client, auth) -> None:  # noqa: ANN001
     resp = client.post(f"{API}/collections", json={"name": "Prints"}, headers=auth)
     assert resp.status_code == 201
     c = resp.get_json()
-    assert set(c) == {"id", "name", "images", "created_at"}
+    assert set(c) == {"id", "name", "images", "cover", "created_at"}
     assert client.get(f"{API}/collections/{c['id']}", headers=auth).get_json() == c
     renamed = client.patch(f"{API}/collections/{c['id']}", json={"name": "Large prints"},
                            headers=auth)

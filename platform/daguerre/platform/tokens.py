@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from daguerre.platform.catalog.models import ApiToken, User, UserRole, utcnow
+from daguerre.platform.catalog.models import ApiToken, User, UserRole, iso, utcnow
 from daguerre.platform.catalog.queries import as_id
 from daguerre.platform.context import Context
-from daguerre.platform.errors import BadInput, Conflict, NotFound
+from daguerre.platform.errors import Conflict, NotFound
+from daguerre.platform.services.tags import check_name as check_any_name
 from daguerre.platform.services.users import find_user
 
 PREFIX = "dgr_"
@@ -45,8 +46,9 @@ class TokenInfo:
     role: str | None  # the user's role, which the token carries
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "created_at": self.created_at.isoformat(),
-                "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+        # iso(): with the UTC offset, which SQLite's naive datetimes lack
+        return {"id": self.id, "name": self.name, "created_at": iso(self.created_at),
+                "last_used_at": iso(self.last_used_at),
                 "revoked": self.revoked, "user": self.user, "role": self.role}
 
 
@@ -60,17 +62,14 @@ def _info(row: ApiToken, user: User | None) -> TokenInfo:
                      UserRole(user.role).value if user else None)
 
 
-def check_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise BadInput("token name must not be empty", field="name")
-    if len(name) > 200:
-        raise BadInput(f"token name must be at most 200 characters, got {len(name)}",
-                       field="name")
-    return name
+def check_name(name: Any) -> str:
+    """A token's name follows the rule of every other name (:func:`services.tags.check_name`:
+    a string, trimmed, not blank, no control character, at most MAX_NAME_CHARS), which the
+    OpenAPI document states as one pattern."""
+    return check_any_name(name, field="name")
 
 
-def create_token(ctx: Context, name: str, user: str | int) -> tuple[TokenInfo, str]:
+def create_token(ctx: Context, name: Any, user: str | int) -> tuple[TokenInfo, str]:
     """A new token named ``name`` acting for ``user`` (a name or id); returns its info and the
     secret (shown once, never stored)."""
     name = check_name(name)
@@ -114,21 +113,32 @@ def verify_token(ctx: Context, token: str | None) -> TokenInfo | None:
         return _info(row, owner)
 
 
-def list_tokens(ctx: Context, *, include_revoked: bool = True) -> list[TokenInfo]:
+def list_tokens(ctx: Context, *, include_revoked: bool = True,
+                user_id: int | None = None) -> list[TokenInfo]:
+    """Every token, or only ``user_id``'s (a person's own, in Settings)."""
     with ctx.catalog.session() as s:
         query = (select(ApiToken, User).outerjoin(User, ApiToken.user_id == User.id)
                  .order_by(ApiToken.id))
         if not include_revoked:
             query = query.where(ApiToken.revoked.is_(False))
+        if user_id is not None:
+            query = query.where(ApiToken.user_id == user_id)
         return [_info(row, owner) for row, owner in s.execute(query)]
 
 
-def revoke_token(ctx: Context, name_or_id: str | int) -> TokenInfo:
-    """Revoke a token by name (or id); it stops working at once. Revoking twice is harmless."""
+def revoke_token(ctx: Context, name_or_id: str | int, *, user_id: int | None = None
+                 ) -> TokenInfo:
+    """Revoke a token by name (or id; an int is an id only, as the API's paths give it); it
+    stops working at once. Revoking twice is harmless. With ``user_id`` only that user's own
+    token: another's is NotFound, as if it did not exist (a person may not learn of others')."""
     with ctx.catalog.session() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.name == str(name_or_id)))
+        row = None
+        if not isinstance(name_or_id, int):
+            row = s.scalar(select(ApiToken).where(ApiToken.name == str(name_or_id)))
         if row is None and as_id(name_or_id) is not None:
             row = s.get(ApiToken, as_id(name_or_id))
+        if row is not None and user_id is not None and row.user_id != user_id:
+            row = None
         if row is None:
             raise NotFound(f"no token named {name_or_id!r} (see `daguerre tokens list`)",
                            field="token", value=name_or_id)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -154,6 +155,18 @@ class Image(Base):
         back_populates="image", cascade="all, delete-orphan")
     tags: Mapped[list[ImageTag]] = relationship(back_populates="image",
                                                 cascade="all, delete-orphan")
+
+
+def image_when() -> Any:
+    """When an image was taken, as the timeline orders it: its capture time (EXIF), or, for an
+    image that has none, when the catalog first recorded it. The timeline's index is built on
+    this very expression, so a query must use it (not an equivalent) to be served by the index."""
+    return func.coalesce(Image.captured_at, Image.created_at)
+
+
+# The timeline (services/timeline.py): active images, newest "when" first, keyset on (when, id).
+# An expression index, so no column has to be kept in step by every writer of images.
+Index("ix_images_timeline", Image.status, image_when(), Image.id)
 
 
 class ImageEmbedding(Base):

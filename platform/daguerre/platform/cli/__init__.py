@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.collections",
     "daguerre.platform.cli.duplicates",
     "daguerre.platform.cli.images",
+    "daguerre.platform.cli.export",
 )
 
 

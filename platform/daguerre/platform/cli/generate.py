@@ -4,7 +4,7 @@ Each command turns its arguments and options into a job's parameters and hands t
 :func:`daguerre.platform.cli.submit.submit`, which runs the job (on a worker, or here when no
 worker serves its queue), shows its progress and prints its outputs. ``--async`` prints the job
 id and returns at once; ``--json`` prints the job; ``--inline`` runs it here whatever workers
-there are.
+there are; ``--board`` adds the job's outputs to a board (collection) when it succeeds.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def _job_options(fn: Callable) -> Callable:
         click.option("--inline", is_flag=True,
                      help="Run the job in this process instead of on a worker."),
         click.option("--json", "as_json", is_flag=True, help="Print the job as JSON."),
+        click.option("--board", help="Add the outputs to this board (collection name or id) "
+                                     "when the job succeeds."),
     ]):
         fn = option(fn)
     return fn
@@ -193,7 +195,8 @@ def upscale(ctx: click.Context, image: str, run_async: bool, inline: bool, as_js
 @click.pass_context
 def restore(ctx: click.Context, targets: tuple[str, ...], library: str | None, tag: str | None,
             mask_path: str | None, require_diffusion: bool, run_async: bool, inline: bool,
-            as_json: bool, inpaint_: bool | None, upscale_: str | None, **recipe: Any) -> None:
+            as_json: bool, board: str | None, inpaint_: bool | None, upscale_: str | None,
+            **recipe: Any) -> None:
     """Restore damaged photos: TARGET is an image file or folder inside a library, or #ID.
 
     Files the catalog does not know yet are added to it first (no CLIP weights needed; the next
@@ -217,6 +220,8 @@ def restore(ctx: click.Context, targets: tuple[str, ...], library: str | None, t
     mask = _mask(ctx, mask_path)
     if mask:
         params["mask"] = mask
+    if board is not None:
+        params["board"] = board
     submit(ctx, "restore", params, run_async=run_async, as_json=as_json, inline=inline)
 
 

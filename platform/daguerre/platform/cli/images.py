@@ -1,7 +1,9 @@
-"""`daguerre images list|show|rate|review`: listing images, one image's provenance, curating it.
+"""`daguerre images list|show|rate|review|bulk`: listing images, one image's provenance, curating it
+(one image, or a selection at once).
 
-Each command calls one function of :mod:`daguerre.platform.services.images` (the same ones
-``/api/v1/images`` calls); ``--json`` prints the object the API returns, without its URLs.
+Each command calls one function of :mod:`daguerre.platform.services.images` (``bulk``: of
+:mod:`~daguerre.platform.services.curation`), the same ones ``/api/v1/images`` calls;
+``--json`` prints the object the API returns, without its URLs.
 """
 
 from __future__ import annotations
@@ -103,6 +105,35 @@ def images_review(ctx: click.Context, image_id: int, state: str) -> None:
 
     now = curate(get_context(ctx), image_id, {"review_state": state})
     click.echo(f"#{now['id']}: {now['review_state']}")
+
+
+@images.command("bulk")
+@click.argument("image_ids", type=int, nargs=-1, required=True)
+@click.option("--rating", type=click.Choice(RATINGS), help="Set the rating (`none` clears it).")
+@click.option("--review", type=click.Choice(REVIEW_STATES), help="Set the review state.")
+@click.option("--add-tag", "add_tags", multiple=True, help="Add this tag (repeatable).")
+@click.option("--remove-tag", "remove_tags", multiple=True,
+              help="Remove this tag, whoever set it (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print {updated, ids} as JSON.")
+@click.pass_context
+def images_bulk(ctx: click.Context, image_ids: tuple[int, ...], rating: str | None,
+                review: str | None, add_tags: tuple[str, ...], remove_tags: tuple[str, ...],
+                as_json: bool) -> None:
+    """Curate the images IMAGE_IDS at once, all or none (as `POST /api/v1/images/bulk`): an
+    id that is not an active image changes nothing. Tags are removed before tags are added."""
+    from daguerre.platform.services.curation import curate_many
+
+    changes: dict[str, Any] = {}
+    if rating is not None:
+        changes["rating"] = None if rating == "none" else int(rating)
+    if review is not None:
+        changes["review_state"] = review
+    if add_tags:
+        changes["add_tags"] = list(add_tags)
+    if remove_tags:
+        changes["remove_tags"] = list(remove_tags)
+    out = curate_many(get_context(ctx), list(image_ids), changes)
+    click.echo(json.dumps(out) if as_json else f"updated {out['updated']} image(s)")
 
 
 def register(group: click.Group) -> None:

@@ -1,4 +1,4 @@
-"""`daguerre users create|list|remove|password`: the people who sign in to the dashboard.
+"""`daguerre users create|list|remove|password|role`: the people who sign in to the dashboard.
 
 The rules (names, roles, password length, the last admin) are :mod:`services.users`'. A password
 is never an argument (it would sit in the shell history and in ``ps``): it is read from standard
@@ -84,6 +84,18 @@ def users_password(ctx: click.Context, name: str) -> None:
 
     info = change_password(get_context(ctx), name, read_password())
     click.echo(f"changed the password of {info.name!r}")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@click.pass_context
+def users_role(ctx: click.Context, name: str, role: str) -> None:
+    """Give NAME (or id) the role ROLE. The last admin cannot be demoted."""
+    from daguerre.platform.services.users import update_user
+
+    info = update_user(get_context(ctx), name, role=role)
+    click.echo(f"{info.name!r} now has the role {info.role}")
 
 
 def register(group: click.Group) -> None:

@@ -10,6 +10,9 @@ same image.
 
 Progress is reported per diffusion step (per image for restore); cancellation is checked between
 steps. Outputs are written only after a run finished, so a canceled job leaves no output.
+
+Every kind takes ``board``: a collection (id or name, kept as its id) that receives the job's
+outputs when it succeeds, checked when the job is created.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ MAX_IMAGE_IDS = 100_000
 TRANSLATE_STRENGTH = GENERATOR_OPERATIONS["translate"].default_strength
 INPAINT_STRENGTH = GENERATOR_OPERATIONS["inpaint"].default_strength
 
+BOARD = Param((str, int), help="board (collection) id or name that receives the job's outputs "
+                               "when it succeeds")
 COMMON: dict[str, Param] = {
     "negative_prompt": Param(str, max=10_000, help="what to steer away from"),
     "seed": Param(int, min=0, max=MAX_SEED, help="random seed (default: one is picked and kept)"),
@@ -38,10 +43,11 @@ COMMON: dict[str, Param] = {
     "width": Param(int, min=64, max=2048, help="output width, a multiple of 8"),
     "height": Param(int, min=64, max=2048, help="output height, a multiple of 8"),
     "batch_size": Param(int, min=1, max=16, help="images per job (image i uses seed + i)"),
+    "board": BOARD,
 }
 IMAGE = Param(int, required=True, min=1, max=MAX_ID, help="catalog id of the input image")
-MASK = Param(str, min=64, max=64, help="SHA-256 of a mask stored with `daguerre inpaint/restore "
-                                       "--mask` (white = repaint)")
+MASK = Param(str, min=64, max=64, help="SHA-256 of a mask stored by POST /api/v1/masks or "
+                                       "`daguerre inpaint/restore --mask` (white = repaint)")
 MASK_BOXES = Param(list, item=list, min=1, max=MAX_BOXES,
                    help="mask as rectangles [x0, y0, x1, y1] in the input's pixels")
 PROMPT = Param(str, max=10_000, help="text prompt")
@@ -57,6 +63,12 @@ def _check_masks(ctx: Context, params: dict[str, Any]) -> None:
         check_mask_key(ctx, params["mask"])
     if params.get("mask_boxes") is not None:
         check_boxes(params["mask_boxes"])
+
+
+def _check_board(ctx: Context, params: dict[str, Any]) -> None:
+    from daguerre.platform.services.generation.outputs import check_board
+
+    check_board(ctx, params)
 
 
 def _check_inpaint(ctx: Context, params: dict[str, Any]) -> None:
@@ -90,6 +102,7 @@ def _check_request(ctx: Context, params: dict[str, Any]) -> None:
             raise BadInput(f"params.image_id: {exc}", field="params.image_id",
                            value=image_id) from None
     _check_masks(ctx, params)
+    _check_board(ctx, params)
     from daguerre.platform.services.generation.operations import new_seed_if_missing
 
     new_seed_if_missing(params)
@@ -97,9 +110,11 @@ def _check_request(ctx: Context, params: dict[str, Any]) -> None:
 
 def _run(ctx: Context, handle: JobHandle, task: str) -> dict[str, Any]:
     from daguerre.platform.services.generation.operations import run_operation
+    from daguerre.platform.services.generation.outputs import send_to_board
 
-    return run_operation(ctx, handle.job_id, task, handle.params, progress=handle.progress,
-                         should_cancel=handle.should_cancel)
+    return send_to_board(ctx, handle.params, run_operation(
+        ctx, handle.job_id, task, handle.params, progress=handle.progress,
+        should_cancel=handle.should_cancel))
 
 
 @job_kind("generate", queue=GPU_QUEUE, check=_check_request,
@@ -173,6 +188,7 @@ def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""),
                        field="params.image_ids", value=missing[0])
     _check_masks(ctx, params)
+    _check_board(ctx, params)
 
 
 @job_kind("restore", queue=GPU_QUEUE, check=_check_restore,
@@ -183,10 +199,13 @@ def _check_restore(ctx: Context, params: dict[str, Any]) -> None:
                   "mask": MASK, "mask_boxes": MASK_BOXES,
                   "require_diffusion": Param(bool, default=False,
                                              help="fail instead of using the weights-free "
-                                                  "method when diffusion weights are missing")})
+                                                  "method when diffusion weights are missing"),
+                  "board": BOARD})
 def run_restore(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     """Restore damaged photos: detect damage, inpaint, levels, denoise, upscale."""
     from daguerre.platform.services.generation import restore
+    from daguerre.platform.services.generation.outputs import send_to_board
 
-    return restore.run_restore(ctx, handle.job_id, handle.params, progress=handle.progress,
-                               should_cancel=handle.should_cancel)
+    return send_to_board(ctx, handle.params, restore.run_restore(
+        ctx, handle.job_id, handle.params, progress=handle.progress,
+        should_cancel=handle.should_cancel))

@@ -14,9 +14,12 @@ The rules, the same from the CLI and the API:
 * Deleting a collection deletes only the collection: its images stay in the catalog, on disk
   and in their other collections.
 
-Shapes: a collection is ``{id, name, images, created_at}``; a page of its images is
+* A collection's cover is its most recently added active image (its id, or None when it has
+  none): computed, never stored, so it follows additions, removals and images going missing.
+
+Shapes: a collection is ``{id, name, images, cover, created_at}``; a page of its images is
 ``{items, total, limit, offset}``, each item ``{id, library, path, width, height, format,
-rating, added_at}``, the most recently added first.
+rating, review_state, added_at}``, the most recently added first.
 """
 
 from __future__ import annotations
@@ -63,12 +66,29 @@ def _count(session: Session, collection_ids: list[int]) -> dict[int, int]:
         .group_by(CollectionImage.collection_id)).all())
 
 
-def _as_dict(c: Collection, images: int) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "images": images, "created_at": iso(c.created_at)}
+def _covers(session: Session, collection_ids: list[int]) -> dict[int, int]:
+    # The first image of collection_images' order (the most recently added active image), one
+    # correlated subquery per collection in a single statement.
+    if not collection_ids:
+        return {}
+    newest = (select(CollectionImage.image_id)
+              .join(Image, Image.id == CollectionImage.image_id)
+              .where(CollectionImage.collection_id == Collection.id,
+                     Image.status == ImageStatus.ACTIVE)
+              .order_by(CollectionImage.added_at.desc(), CollectionImage.image_id.desc())
+              .limit(1).correlate(Collection).scalar_subquery())
+    rows = session.execute(select(Collection.id, newest)
+                           .where(Collection.id.in_(collection_ids))).all()
+    return {cid: cover for cid, cover in rows if cover is not None}
+
+
+def _as_dict(c: Collection, images: int, cover: int | None) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "images": images, "cover": cover,
+            "created_at": iso(c.created_at)}
 
 
 def _one(session: Session, c: Collection) -> dict[str, Any]:
-    return _as_dict(c, _count(session, [c.id]).get(c.id, 0))
+    return _as_dict(c, _count(session, [c.id]).get(c.id, 0), _covers(session, [c.id]).get(c.id))
 
 
 def _check_free(session: Session, name: str, but: int | None = None) -> None:
@@ -99,11 +119,12 @@ def create_collection(ctx: Context, name: Any) -> dict[str, Any]:
 
 
 def list_collections(ctx: Context) -> list[dict[str, Any]]:
-    """Every collection by name, with its count of active images."""
+    """Every collection by name, with its count of active images and its cover."""
     with ctx.catalog.session() as s:
         rows = s.scalars(select(Collection).order_by(Collection.name, Collection.id)).all()
-        counts = _count(s, [c.id for c in rows])
-        return [_as_dict(c, counts.get(c.id, 0)) for c in rows]
+        ids = [c.id for c in rows]
+        counts, covers = _count(s, ids), _covers(s, ids)
+        return [_as_dict(c, counts.get(c.id, 0), covers.get(c.id)) for c in rows]
 
 
 def get_collection(ctx: Context, collection: Any) -> dict[str, Any]:
@@ -177,5 +198,6 @@ def collection_images(ctx: Context, collection: Any, params: Mapping[str, Any] |
         items = [{"id": img.id, "library": lib.name if lib is not None else None,
                   "path": img.path, "width": img.width, "height": img.height,
                   "format": img.format, "rating": img.rating,
+                  "review_state": str(img.review_state.value),
                   "added_at": iso(link.added_at)} for link, img, lib in rows]
     return {"items": items, "total": int(total or 0), "limit": limit, "offset": offset}

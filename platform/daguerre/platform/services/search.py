@@ -11,7 +11,7 @@ under the catalog's filters, page the result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +32,17 @@ from daguerre.platform.catalog.queries import get_image, image_path
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, Conflict, Forbidden
 from daguerre.platform.services.text_cache import embed_texts
+
+
+class BadQuery(BadInput):
+    """A query that does not parse (field ``q``). ``position`` is the 0-based offset in the
+    query of the term at fault, as the parser found it (:class:`~daguerre.indexer.query.
+    QueryError`), so that an edge can point at it: the API's error body carries it, and the
+    search screen marks it."""
+
+    def __init__(self, message: str, query: str, position: int) -> None:
+        super().__init__(message, field="q", value=query)
+        self.position = position
 
 
 @dataclass(frozen=True)
@@ -128,7 +139,7 @@ def query_vector(ctx: Context, query: str, images: Sequence[str] = (), *, files:
     try:
         parsed = parse_query(query)
     except QueryError as exc:
-        raise BadInput(str(exc), field="q", value=query) from None
+        raise BadQuery(str(exc), query, exc.position) from None
     texts = parsed.texts
     text_vecs = dict(zip(texts, embed_texts(ctx, texts), strict=True)) if texts else {}
     vectors, weights, named = [], [], set()
@@ -251,6 +262,35 @@ def _join(ctx: Context, found: list[tuple[int, float]]) -> list[Hit]:
                            img.origin.value if img.origin is not None else None,
                            img.review_state.value if img.review_state is not None else None))
     return out
+
+
+# ----------------------------------------------------------------------------- order
+
+SORTS = ("relevance", "date")
+# Ordered by date, a search shows its DATE_POOL best hits (those at or above ``min_score``, when
+# one is given), newest capture first: the relevant images, as a date-ordered list.
+DATE_POOL = 100
+
+
+def sorted_page(fetch: Callable[[int, int], list[Hit]], sort: str, limit: int, offset: int
+                ) -> tuple[list[Hit], bool]:
+    """The page ``[offset, offset + limit)`` of a search in the order ``sort`` names, and
+    whether another page follows. ``fetch(limit, offset)`` is the ranked search
+    (:func:`search`, :func:`similar`, :func:`search_upload` with their other arguments bound).
+
+    ``relevance`` pages the ranking. ``date`` takes the :data:`DATE_POOL` best hits and orders
+    them by capture time, newest first; those with no capture time follow, in ranked order."""
+    if sort not in SORTS:
+        raise BadInput(f"sort must be one of {', '.join(SORTS)}, got {sort!r}", field="sort",
+                       value=sort)
+    if sort == "relevance":
+        hits = fetch(limit + 1, offset)
+        return hits[:limit], len(hits) > limit
+    pool = fetch(DATE_POOL, 0)
+    dated = sorted((h for h in pool if h.captured_at is not None),
+                   key=lambda h: (h.captured_at, -h.id), reverse=True)
+    ordered = dated + [h for h in pool if h.captured_at is None]
+    return ordered[offset:offset + limit], offset + limit < len(ordered)
 
 
 def search(ctx: Context, query: str, *, limit: int = 10, offset: int = 0,

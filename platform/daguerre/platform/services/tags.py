@@ -90,13 +90,18 @@ def check_image_ids(image_ids: Any, *, field: str = "image_ids") -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def require_images(session: Session, image_ids: Sequence[int], *, field: str = "image_ids"
-                   ) -> None:
-    """NotFound naming the first id in ``image_ids`` with no image (of any status)."""
-    found = set(session.scalars(select(Image.id).where(Image.id.in_(list(image_ids)))))
+def require_images(session: Session, image_ids: Sequence[int], *, field: str = "image_ids",
+                   active: bool = False) -> None:
+    """NotFound naming the first id in ``image_ids`` with no image (of any status; with
+    ``active``, no active image)."""
+    query = select(Image.id).where(Image.id.in_(list(image_ids)))
+    if active:
+        query = query.where(Image.status == ImageStatus.ACTIVE)
+    found = set(session.scalars(query))
+    what = "active image" if active else "image"
     for i in image_ids:
         if i not in found:
-            raise NotFound(f"no image with id {i}", field=field, value=i)
+            raise NotFound(f"no {what} with id {i}", field=field, value=i)
 
 
 # ----------------------------------------------------------------------------- shapes
@@ -156,14 +161,22 @@ def add_tag(ctx: Context, name: Any, image_ids: Any) -> TagChange:
     ids = check_image_ids(image_ids, field="image_id")
     with ctx.catalog.session() as s:
         require_images(s, ids, field="image_id")
-        tag_id = _tag_ids(s, [name])[name]
-        have = set(s.scalars(select(ImageTag.image_id).where(
-            ImageTag.tag_id == tag_id, ImageTag.source == TagSource.USER,
-            ImageTag.image_id.in_(ids))))
-        new = [i for i in ids if i not in have]
-        s.add_all(ImageTag(image_id=i, tag_id=tag_id, source=TagSource.USER) for i in new)
-        s.flush()
-        return TagChange(name, len(new), _tags_of(s, ids))
+        new = add_user_tag(s, name, ids)
+        return TagChange(name, new, _tags_of(s, ids))
+
+
+def add_user_tag(session: Session, name: str, ids: Sequence[int]) -> int:
+    """The rule of :func:`add_tag` inside a caller's session, for a checked ``name`` and
+    existing images ``ids`` (bulk curation adds several tags in one transaction): how many
+    images gained the person's tag."""
+    tag_id = _tag_ids(session, [name])[name]
+    have = set(session.scalars(select(ImageTag.image_id).where(
+        ImageTag.tag_id == tag_id, ImageTag.source == TagSource.USER,
+        ImageTag.image_id.in_(list(ids)))))
+    new = [i for i in ids if i not in have]
+    session.add_all(ImageTag(image_id=i, tag_id=tag_id, source=TagSource.USER) for i in new)
+    session.flush()
+    return len(new)
 
 
 def remove_tag(ctx: Context, name: Any, image_ids: Any) -> TagChange:
@@ -173,15 +186,24 @@ def remove_tag(ctx: Context, name: Any, image_ids: Any) -> TagChange:
     ids = check_image_ids(image_ids, field="image_id")
     with ctx.catalog.session() as s:
         require_images(s, ids, field="image_id")
-        tag_id = find_tag_id(s, name, field="name")
-        carrying = set(s.scalars(select(ImageTag.image_id).where(
-            ImageTag.tag_id == tag_id, ImageTag.image_id.in_(ids))))
-        if not carrying:
-            which = f"image {ids[0]} has" if len(ids) == 1 else "none of these images has"
-            raise NotFound(f"{which} no tag {name!r}", field="name", value=name)
-        s.execute(delete(ImageTag).where(ImageTag.tag_id == tag_id,
-                                         ImageTag.image_id.in_(ids)))
-        return TagChange(name, len(carrying), _tags_of(s, ids))
+        removed = remove_any_tag(s, name, ids)
+        return TagChange(name, removed, _tags_of(s, ids))
+
+
+def remove_any_tag(session: Session, name: str, ids: Sequence[int], *, field: str = "name"
+                   ) -> int:
+    """The rule of :func:`remove_tag` inside a caller's session, for a checked ``name`` and
+    existing images ``ids``: how many images lost the tag. NotFound naming ``field`` when
+    none of them carries it."""
+    tag_id = find_tag_id(session, name, field=field)
+    carrying = set(session.scalars(select(ImageTag.image_id).where(
+        ImageTag.tag_id == tag_id, ImageTag.image_id.in_(list(ids)))))
+    if not carrying:
+        which = f"image {ids[0]} has" if len(ids) == 1 else "none of these images has"
+        raise NotFound(f"{which} no tag {name!r}", field=field, value=name)
+    session.execute(delete(ImageTag).where(ImageTag.tag_id == tag_id,
+                                           ImageTag.image_id.in_(list(ids))))
+    return len(carrying)
 
 
 def list_tags(ctx: Context, *, source: str | None = None) -> list[dict[str, Any]]:

@@ -7,7 +7,11 @@ The rules live here, for the CLI (``daguerre users``), the sign-in pages and the
 * names follow the rule of every other name (:func:`services.tags.check_name`);
 * passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106's second recommended
   profile); only the hash is stored and a password is never logged nor echoed in an error;
-* the last admin cannot be removed (a catalog nobody may administer is a dead end);
+* the last admin cannot be removed nor demoted (a catalog nobody may administer is a dead
+  end), and an admin acting through the dashboard or the API cannot remove themself nor change
+  their own role (another admin must: nobody locks themself out by a slip);
+* changing one's own password needs the current one, checked like a sign-in (and counted
+  against the same limit), so a session left open is not enough to take the account over;
 * failed sign-ins are counted in the catalog per user name and per client address, so every
   web process sees the same counts; after :data:`MAX_FAILURES` within :data:`FAILURE_WINDOW`
   further attempts are refused (:class:`SignInLimited`) without looking at the password.
@@ -146,15 +150,27 @@ def list_users(ctx: Context) -> list[UserInfo]:
         return [_info(r) for r in s.scalars(select(User).order_by(User.id))]
 
 
-def remove_user(ctx: Context, name_or_id: str | int) -> UserInfo:
-    """Remove a user and their API tokens (which stop working at once). The last admin stays."""
+def _keep_an_admin(session: Any, row: User, change: str) -> None:
+    """Conflict when ``row`` is the only admin: ``change`` (removing, demoting) would leave
+    the catalog with none."""
+    if row.role != UserRole.ADMIN:
+        return
+    admins = session.scalar(select(func.count(User.id)).where(User.role == UserRole.ADMIN))
+    if admins <= 1:
+        raise Conflict(f"{row.name!r} is the last admin: make another admin before {change} "
+                       "them", field="user", value=row.name)
+
+
+def remove_user(ctx: Context, name_or_id: str | int, *, acting: int | None = None) -> UserInfo:
+    """Remove a user and their API tokens (which stop working at once). The last admin stays;
+    ``acting`` (the id of the person asking, from the dashboard or the API) may not remove
+    themself."""
     with ctx.catalog.session() as s:
         row = find_user(s, name_or_id)
-        if row.role == UserRole.ADMIN:
-            admins = s.scalar(select(func.count(User.id)).where(User.role == UserRole.ADMIN))
-            if admins <= 1:
-                raise Conflict(f"{row.name!r} is the last admin: make another admin first",
-                               field="user", value=row.name)
+        if acting is not None and row.id == acting:
+            raise Conflict("you cannot remove yourself: another admin must", field="user",
+                           value=row.name)
+        _keep_an_admin(s, row, "removing")
         info = _info(row)
         # Explicit as well as ON DELETE CASCADE: a database without foreign keys enforced
         # must not keep tokens of nobody.
@@ -171,6 +187,46 @@ def change_password(ctx: Context, name_or_id: str | int, password: Any) -> UserI
         row.password_hash = digest
         row.password_changed_at = utcnow()
         return _info(row)
+
+
+def update_user(ctx: Context, name_or_id: str | int, *, role: Any = None, password: Any = None,
+                acting: int | None = None) -> UserInfo:
+    """Change a user's role and/or password, both or neither (all is checked before anything is
+    written). The last admin keeps the role; ``acting`` may not change their own role. A new
+    password ends the user's sessions (their stamp changes)."""
+    if role is None and password is None:
+        raise BadInput("give role or password (or both)", field="body")
+    role = check_role(role) if role is not None else None
+    digest = _hasher.hash(check_password(password)) if password is not None else None
+    with ctx.catalog.session() as s:
+        row = find_user(s, name_or_id)
+        if role is not None and role != UserRole(row.role).value:
+            if acting is not None and row.id == acting:
+                raise Conflict("you cannot change your own role: another admin must",
+                               field="role", value=role)
+            _keep_an_admin(s, row, "demoting")
+            row.role = UserRole(role)
+        if digest is not None:
+            row.password_hash = digest
+            row.password_changed_at = utcnow()
+        s.flush()
+        return _info(row)
+
+
+def change_own_password(ctx: Context, user_id: int, current: Any, new: Any, *,
+                        address: str | None = None) -> UserInfo:
+    """The signed-in person's new password: Forbidden naming ``current_password`` when the
+    current one is wrong (checked as a sign-in is, under the same limit), BadInput naming
+    ``new_password`` when the new one is not acceptable. Every session made before ends."""
+    check_password(new, field="new_password")
+    if not isinstance(current, str) or not current:
+        raise BadInput("current_password is required", field="current_password")
+    me = get_user(ctx, user_id)
+    if me is None:
+        raise Forbidden("your account no longer exists")
+    if authenticate(ctx, me.name, current, address=address) is None:
+        raise Forbidden("current_password is wrong", field="current_password")
+    return change_password(ctx, user_id, new)
 
 
 def _aware(value: datetime, now: datetime) -> datetime:

@@ -1,7 +1,8 @@
 """JSON errors for everything under ``/api``: no HTML error page, no traceback ever leaves.
 
-Every error body is ``{"error": message}``, plus ``"field"`` when one input was at fault and
-``"value"`` when its value is worth echoing. The status comes from :data:`HTTP_STATUS`, one table
+Every error body is ``{"error": message}``, plus ``"field"`` when one input was at fault,
+``"value"`` when its value is worth echoing and ``"position"`` (0-based) where in that value the
+fault lies, when the service knows it. The status comes from :data:`HTTP_STATUS`, one table
 keyed by the error classes of :mod:`daguerre.platform.errors` (and the libraries' own errors):
 nothing here looks at a message or a class name. Any other exception is a 500 with a generic
 message (the details go to the log).
@@ -60,12 +61,15 @@ def _jsonable(value: object) -> bool:
 
 
 def error_response(status: int, message: str, field: str | None = None,
-                   value: object = None, *, with_value: bool = False) -> Response:
+                   value: object = None, *, with_value: bool = False,
+                   position: int | None = None) -> Response:
     body: dict[str, object] = {"error": message}
     if field:
         body["field"] = field
     if with_value and _jsonable(value):
         body["value"] = value
+    if position is not None:
+        body["position"] = position
     resp = jsonify(body)
     resp.status_code = status
     return resp
@@ -78,8 +82,9 @@ def _is_api() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(DaguerreError)
     def _daguerre_error(exc: DaguerreError) -> Response:
+        # ``position``: where in the field's text the fault is (a search query that does not parse).
         return error_response(status_of(exc) or 400, str(exc), exc.field, exc.value,
-                              with_value=exc.has_value)
+                              with_value=exc.has_value, position=getattr(exc, "position", None))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -6,6 +6,10 @@ Each output is written as a PNG under ``<data>/outputs/job-<id>/`` with the AUTO
 the configured CLIP model so it is searchable like any photo. Output names are derived from the
 job id, and rows are looked up by that path before being created, so a job that runs again after
 a crash overwrites its own outputs rather than duplicating them.
+
+A job may name a ``board`` (a collection, by id or name): it is resolved to the collection's id
+when the job is created (:func:`check_board`, so an unknown board is refused before queueing), and
+the job's outputs are added to it once the job has made them (:func:`send_to_board`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from daguerre.platform.catalog.models import Image, ImageOrigin, ImageStatus, Li
 from daguerre.platform.context import Context
 from daguerre.platform.files import write_thumbnail
 
+BOARD_FIELD = "params.board"
 EMBED_RETRY_SECONDS = 300.0
 _EMBED_FAILURE = "_daguerre_embed_failure"
 
@@ -109,3 +114,41 @@ class OutputWriter:
         return {"image_id": image_id, "path": str(path), "parents": list(parents),
                 "sha256": d.sha256, "width": d.width, "height": d.height,
                 "seed": (provenance.get("parameters") or {}).get("seed"), "embedded": embedded}
+
+
+def check_board(ctx: Context, params: dict[str, Any]) -> None:
+    """Resolve ``params["board"]`` (a collection's id or name) to the collection's id, so a
+    rename between creation and the end of the job changes nothing; NotFound naming
+    ``params.board`` when there is no such collection."""
+    from daguerre.platform.services.collections import find_collection
+
+    if params.get("board") is None:
+        return
+    with ctx.catalog.session() as s:
+        params["board"] = find_collection(s, params["board"], field=BOARD_FIELD).id
+
+
+def send_to_board(ctx: Context, params: dict[str, Any], result: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Add the outputs of a finished job (``result["image_ids"]``) to the board its
+    ``params`` name, and say so in the result (``board``: ``{id, name, added}``). A board
+    deleted while the job ran loses nothing: the outputs stay in the catalog and the result's
+    notes say why they are on no board."""
+    from daguerre.platform.errors import NotFound
+    from daguerre.platform.services.collections import add_images
+    from daguerre.platform.services.tags import MAX_IMAGE_IDS
+
+    board, ids = params.get("board"), list(result.get("image_ids") or [])
+    if board is None or not ids:
+        return result
+    count, collection = 0, None
+    try:
+        # A restore may make more outputs than one call may add: a chunk at a time.
+        for start in range(0, len(ids), MAX_IMAGE_IDS):
+            added = add_images(ctx, board, ids[start:start + MAX_IMAGE_IDS])
+            count, collection = count + added["added"], added["collection"]
+    except NotFound as exc:
+        result.setdefault("notes", []).append(f"outputs were not added to board {board}: {exc}")
+        return result
+    result["board"] = {"id": collection["id"], "name": collection["name"], "added": count}
+    return result

@@ -3,7 +3,8 @@
 Each endpoint validates its body, creates the job (202 with the queued job, as ``POST /jobs``
 does) and returns; progress and outputs are read from ``/jobs/{id}``. Images are named by catalog
 id only, never by a path: a client cannot make a worker read a file outside the libraries. A mask
-is given as rectangles (``mask_boxes``) or as the SHA-256 of a mask the CLI stored.
+is given as rectangles (``mask_boxes``) or as the SHA-256 of a stored mask: the CLI's ``--mask``
+stores one, and so does ``POST /masks`` (a painted mask uploaded by the dashboard's Create screen).
 
 The request schemas in the OpenAPI document are built from the job kinds' own parameter tables
 (the restore recipe's included: ``web/openapi/params.py``), so the document and the checks cannot
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from daguerre.platform.errors import BadInput, DaguerreError
 from daguerre.platform.web import get_context
 from daguerre.platform.web.auth import requires
+from daguerre.platform.web.errors import WrongContentType
 from daguerre.platform.web.params import json_body
 
 bp = Blueprint("generate", __name__)
@@ -111,6 +113,23 @@ def _route(kind: str) -> Any:
 
 for _op in OPERATIONS:
     bp.add_url_rule(f"/{_op}", endpoint=_op, view_func=_route(_op), methods=["POST"])
+
+
+@bp.post("/masks")
+@requires("curator")
+def upload_mask() -> tuple[Response, int]:
+    """Store a mask (``multipart/form-data``, file field ``mask``; white = repaint) and answer
+    its SHA-256, which an inpaint or restore job takes as ``mask``. The same mask stored twice
+    is one file."""
+    from daguerre.platform.services.generation.masks import store_mask
+
+    if not request.mimetype.startswith("multipart/form-data"):
+        raise WrongContentType("send the mask as multipart/form-data with a file field named "
+                               "mask", field="mask")
+    upload = request.files.get("mask")
+    if upload is None:
+        raise BadInput("mask is required: a file field named mask", field="mask")
+    return jsonify({"mask": store_mask(get_context(), upload.read(), name="mask")}), 201
 
 
 def init_app(api: Blueprint) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, send_file
 
+from daguerre.platform.errors import BadInput
 from daguerre.platform.services import images as svc
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api.serialize import image_urls
@@ -19,6 +20,9 @@ from daguerre.platform.web.auth import requires
 from daguerre.platform.web.params import json_body
 
 bp = Blueprint("images", __name__, url_prefix="/images")
+
+# ``?download=`` on the original: 1 as an attachment, 0 (or absent) shown in the browser.
+DOWNLOAD_VALUES = ("0", "1")
 
 
 def with_urls(record: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +52,10 @@ def update_image(image_id: int) -> Response:
     return jsonify(with_urls(svc.curate(get_context(), image_id, json_body())))
 
 
-def _send(found: svc.ImageFile, max_age: int) -> Response:
-    resp = send_file(found.path, mimetype=found.mimetype, max_age=max_age, conditional=True)
+def _send(found: svc.ImageFile, max_age: int, *, download: bool = False) -> Response:
+    # A download is an attachment under the file's own name, so the browser saves it as such.
+    resp = send_file(found.path, mimetype=found.mimetype, max_age=max_age, conditional=True,
+                     as_attachment=download, download_name=found.path.name if download else None)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     # Served to a signed-in caller only: a shared cache must not hand it to anyone else.
     resp.cache_control.public = False
@@ -66,7 +72,12 @@ def thumbnail(image_id: int) -> Response:
 @bp.get("/<int:image_id>/original")
 @requires("viewer")
 def original(image_id: int) -> Response:
-    return _send(svc.original_file(get_context(), image_id), max_age=3600)
+    """The original file; ``?download=1`` sends it as an attachment (the dashboard's Download)."""
+    raw = request.args.get("download")
+    if raw not in (None, *DOWNLOAD_VALUES):
+        raise BadInput(f"download must be {' or '.join(DOWNLOAD_VALUES)}, got {raw!r}",
+                       field="download", value=raw)
+    return _send(svc.original_file(get_context(), image_id), max_age=3600, download=raw == "1")
 
 
 def init_app(api: Blueprint) -> None:

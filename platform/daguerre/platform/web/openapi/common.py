@@ -110,6 +110,8 @@ SEARCH_OPTS = PAGE + [
 ] + FILTERS
 
 NULL_STR = {"type": ["string", "null"]}
+# What an uploaded image may be (an example to search by, a mask), as a multipart part's type.
+IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/tiff, image/bmp, image/gif"
 # Names (services/tags.check_name), by the pattern that states the same rule (constants.py).
 NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS, "pattern": NAME_PATTERN}
 LIBRARY_PATH = text(MAX_PATH_CHARS, minLength=1, pattern="^/[^\\u0000]*$", description=(
@@ -153,5 +155,9 @@ ERROR = {
         "field": {"type": "string", "description": "the input at fault, as the request names "
                                                    "it (`path`, `params.steps`)"},
         "value": {"description": "the value it had, when it is short enough to echo"},
+        "position": {"type": "integer", "minimum": 0,
+                     "description": "where in `value` the fault lies, as a 0-based character "
+                                    "offset (a search query that does not parse: the start of "
+                                    "the bad term; the message counts from 1)"},
     },
 }

@@ -7,6 +7,7 @@ from typing import Any
 from daguerre.platform.constants import JOB_STATUSES
 from daguerre.platform.web.api.generate import OPERATIONS, SUMMARIES
 from daguerre.platform.web.openapi.common import (
+    IMAGE_TYPES,
     JOB_ID,
     NULL_INT,
     NULL_STR,
@@ -144,4 +145,23 @@ def generation_paths() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": request_schema(kind)}}},
         }}
+    paths["/masks"] = {"post": {
+        "summary": "Store a mask (white = repaint) for an inpaint or restore job",
+        "tags": ["generation"],
+        "responses": {
+            "201": {"description": "The stored mask's SHA-256, to pass as a job's `mask`",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["mask"],
+                        "properties": {"mask": {"type": "string",
+                                                "pattern": "^[0-9a-f]{64}$"}}}}}},
+            **{code: {"description": texts[code],
+                      "content": {"application/json": {"schema": err}}}
+               for code in ("400", "401", "413", "415")}},
+        "requestBody": {"required": True, "content": {"multipart/form-data": {
+            "schema": {"type": "object", "required": ["mask"], "properties": {
+                "mask": {"type": "string", "format": "binary",
+                         "description": "an image of the input's size (PNG, JPEG ...); "
+                                        "white = repaint, black = keep"}}},
+            "encoding": {"mask": {"contentType": IMAGE_TYPES}}}}},
+    }}
     return paths

@@ -75,8 +75,8 @@ def params_schema(kind: str) -> dict[str, Any]:
     required = [name for name, p in spec.params.items() if p.required]
     if "mask" in props:
         props["mask"] = {"type": "string", "pattern": "^[0-9a-f]{64}$",
-                         "description": "SHA-256 of a mask stored with the CLI's --mask "
-                                        "(white = repaint); 404 if unknown"}
+                         "description": "SHA-256 of a mask stored by `POST /masks` or the "
+                                        "CLI's --mask (white = repaint); 404 if unknown"}
         props["mask_boxes"] = {
             "type": "array", "minItems": 1, "maxItems": MAX_BOXES,
             "description": "mask as rectangles [x0, y0, x1, y1] in the input's pixels "

@@ -9,6 +9,7 @@ from daguerre.platform.constants import IMAGE_ORIGINS, REVIEW_STATES
 from daguerre.platform.web.api.search import MAX_QUERY_CHARS
 from daguerre.platform.web.openapi.common import (
     FILTERS,
+    IMAGE_TYPES,
     IMG_ID,
     NULL_INT,
     NULL_STR,
@@ -33,7 +34,6 @@ QUERY = {**text(MAX_QUERY_CHARS), "minLength": 1, "format": QUERY_FORMAT, "descr
     "file on the server is refused (403): upload it to /search/image instead; a `#ID` that "
     "does not exist is a 404, one not indexed yet a 409.")}
 # Upload types the decoder reads (indexer/decode.py).
-IMAGE_TYPES = "image/jpeg, image/png, image/webp, image/tiff, image/bmp, image/gif"
 
 SCHEMAS: dict[str, Any] = {
     "Hit": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daguerre.platform.constants import MAX_ID, TAG_SOURCES
+from daguerre.platform.constants import MAX_ID, REVIEW_STATES, TAG_SOURCES
 from daguerre.platform.services.tags import MAX_IMAGE_IDS
 from daguerre.platform.web.openapi.common import (
     COLLECTION_ID,
@@ -50,10 +50,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["name"], "properties": {"name": NAME},
     },
     "Collection": {
-        "type": "object", "required": ["id", "name", "images", "created_at"],
+        "type": "object", "required": ["id", "name", "images", "cover", "created_at"],
         "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
                        "images": {"type": "integer", "minimum": 0,
                                   "description": "active images in it"},
+                       "cover": {**NULL_INT, "description": "id of its most recently added "
+                                 "active image (null when it has none)"},
                        "created_at": STAMP},
     },
     "CollectionName": {
@@ -81,11 +83,12 @@ SCHEMAS: dict[str, Any] = {
             "items": {"type": "array", "items": {
                 "type": "object",
                 "required": ["id", "library", "path", "width", "height", "format", "rating",
-                             "added_at", "thumbnail_url", "original_url"],
+                             "review_state", "added_at", "thumbnail_url", "original_url"],
                 "properties": {"id": {"type": "integer"}, "library": NULL_STR,
                                "path": {"type": "string"}, "width": {"type": "integer"},
                                "height": {"type": "integer"}, "format": {"type": "string"},
                                "rating": NULL_INT, "added_at": STAMP,
+                               "review_state": {"type": "string", "enum": list(REVIEW_STATES)},
                                "thumbnail_url": {"type": "string"},
                                "original_url": {"type": "string"}}}},
             "total": {"type": "integer"}, "limit": {"type": "integer"},

@@ -33,6 +33,9 @@ export async function api(path, { method = "GET", body, form } = {}) {
   if (!resp.ok) {
     const err = new Error(data.error || `HTTP ${resp.status}`);
     err.status = resp.status;
+    // The field the server named (a BadInput's), so a form can show the error beside it.
+    err.field = data.field;
+    err.value = data.value;
     throw err;
   }
   return data;
