@@ -19,7 +19,12 @@ from sqlalchemy import select
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_user
 from tests.platform.api_fixtures import sign_in as sign_in_client
-from tests.platform.browser_fixtures import browser_page, shots, sign_in  # noqa: F401
+from tests.platform.browser_fixtures import (  # noqa: F401 - fixtures
+    assert_accessible,
+    browser_page,
+    shots,
+    sign_in,
+)
 from tests.platform.test_tags_duplicates import _photo
 
 
@@ -82,6 +87,7 @@ def test_keep_one_then_resolve_the_rest(browser_page, app, live_server, token, s
                                    arg=img.element_handle())
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "duplicates-1280.png"), full_page=True)
+    assert_accessible(page, "duplicates")
 
     # The tier filter is in the URL.
     page.get_by_role("navigation", name="Tiers").get_by_role("link", name="Exact", exact=True).click()

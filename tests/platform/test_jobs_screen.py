@@ -10,6 +10,7 @@ Screenshots go under ``$DAGUERRE_SCREENSHOTS`` (default: the test's temporary fo
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -17,7 +18,11 @@ import pytest
 
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_user, sign_in
-from tests.platform.browser_fixtures import browser_page, shots  # noqa: F401 - fixtures
+from tests.platform.browser_fixtures import (  # noqa: F401 - fixtures
+    assert_accessible,
+    browser_page,
+    shots,
+)
 from tests.platform.browser_fixtures import sign_in as browser_sign_in
 
 API = "/api/v1"
@@ -179,6 +184,7 @@ def test_follow_jobs_live_open_their_results_retry_cancel_and_clear(
     worker.locator(f"a:text-is('job #{long}')").wait_for(timeout=5_000)
     assert "cuda:0" in worker.inner_text()
     page.screenshot(path=str(shots / "jobs-1280.png"), full_page=True)
+    assert_accessible(page, "jobs")
 
     # Filter by status, then by kind: kept in the URL, so a reload shows the same list.
     page.get_by_label("Status").select_option("failed")
@@ -212,11 +218,13 @@ def test_follow_jobs_live_open_their_results_retry_cancel_and_clear(
     page.wait_for_function("() => [...document.querySelectorAll('.job-outputs img')]"
                            ".every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
     href = page.locator(".job-outputs a").first.get_attribute("href")
-    assert href.startswith("/api/v1/images/") and href.endswith("/original")
+    assert re.fullmatch(r"/images/\d+", href)  # the output's own image screen
+    assert page.locator(".job-outputs a.job-compare").count() == 2  # before/after of each
     assert page.locator("#job-notes li").count() >= 1  # e.g. the fallback to OpenCV
     assert "image_ids" in page.locator("#job-params").inner_text()
     assert page.locator("#job-timing >> text=Ran for").count() == 1
     page.screenshot(path=str(shots / "job-restore-1280.png"), full_page=True)
+    assert_accessible(page, "a job")
     page.set_viewport_size({"width": 390, "height": 844})  # a phone: nothing overflows sideways
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(shots / "job-restore-390.png"), full_page=True)

@@ -18,7 +18,13 @@ import pytest
 from tests.platform.api_fixtures import *  # noqa: F403 - the app/live_server/token fixtures
 from tests.platform.api_fixtures import make_image, make_user
 from tests.platform.api_fixtures import sign_in as sign_in_client
-from tests.platform.browser_fixtures import browser_page, inline_jobs, shots, sign_in  # noqa: F401
+from tests.platform.browser_fixtures import (  # noqa: F401 - fixtures
+    assert_accessible,
+    browser_page,
+    inline_jobs,
+    shots,
+    sign_in,
+)
 
 
 def scans_folder(base: Path) -> Path:
@@ -94,6 +100,7 @@ def test_add_rename_scan_failures_remove(browser_page, live_server, token, inlin
     assert failure.first.locator(".reason").inner_text().strip()
     assert toggle.get_attribute("aria-expanded") == "true"
     page.screenshot(path=str(shots / "libraries-1280.png"), full_page=True)
+    assert_accessible(page, "libraries")
 
     # A scan the API refuses (its folder is gone) says why next to the button.
     gone = tmp_path / "gone"

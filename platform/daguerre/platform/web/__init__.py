@@ -131,14 +131,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     state = AppState(Context(settings))
     app.extensions[EXTENSION] = state
 
-    from daguerre.platform.web import api, auth, dashboard, errors, openapi, pages, session
+    from daguerre.platform.web import api, auth, errors, openapi, pages, session
 
     errors.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     openapi.init_app(app)
     session.init_app(app)
-    dashboard.init_app(app)
     pages.init_app(app)
     auth.check_roles_declared(app)
     app.after_request(_security_headers)

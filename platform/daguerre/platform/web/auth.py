@@ -136,6 +136,13 @@ def identity() -> Identity | None:
     return g.get("identity")
 
 
+def caller_may(role: str) -> bool:
+    """Whether the caller holds ``role`` or a higher one: what a page asks before it shows a
+    control (the server checks each request all the same, in :func:`check_request`)."""
+    who = identity()
+    return who is not None and users.role_allows(who.role, role)
+
+
 def _identify() -> Identity | Response | None:
     token = bearer_token() if is_api() else None
     if token is not None:

@@ -29,7 +29,7 @@ def _next_url() -> str:
     target = request.values.get("next", "")
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("dashboard.index")
+    return url_for("timeline_page.timeline")
 
 
 def _page(template: str, status: int = 200, **values: object) -> tuple[str, int]:
@@ -61,7 +61,7 @@ def setup() -> Response | tuple[str, int]:
     except BadInput as exc:
         return _page("setup.html", 400, error=str(exc), username=name)
     _start_session(info)
-    return redirect(url_for("dashboard.index"))
+    return redirect(url_for("timeline_page.timeline"))
 
 
 @bp.route("/signin", methods=["GET", "POST"])

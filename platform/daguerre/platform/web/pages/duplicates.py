@@ -14,14 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
-from flask_login import current_user
 
 from daguerre.indexer.duplicates import TIERS
 from daguerre.platform.services import duplicates as service
-from daguerre.platform.services.users import role_allows
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api import PREFIX
-from daguerre.platform.web.auth import requires
+from daguerre.platform.web.auth import caller_may, requires
 
 bp = Blueprint("duplicates_page", __name__)
 
@@ -59,7 +57,7 @@ def duplicates() -> str:
             m["date"] = (m["captured_at"] or "")[:10] or "unknown"
         d["resolvable"] = g.tier in RESOLVABLE
         shown.append(d)
-    can_resolve = role_allows(current_user.info.role, "curator")
+    can_resolve = caller_may("curator")
     return render_template("duplicates.html", groups=shown, tier=tier, tiers=TIERS,
                            total=len(groups), page=page, pages=pages,
                            can_resolve=can_resolve, api_prefix=PREFIX)

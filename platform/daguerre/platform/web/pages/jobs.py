@@ -19,11 +19,10 @@ from flask import Blueprint, Flask, abort, render_template, request, url_for
 from daguerre.platform.constants import MAX_ID
 from daguerre.platform.errors import NotFound
 from daguerre.platform.services import jobs as jobs_svc
-from daguerre.platform.services.users import role_allows
 from daguerre.platform.services.workers import list_workers
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api import PREFIX
-from daguerre.platform.web.auth import identity, requires
+from daguerre.platform.web.auth import caller_may, requires
 
 bp = Blueprint("jobs_page", __name__)
 
@@ -40,10 +39,6 @@ def _service() -> jobs_svc.Jobs:
     return jobs_svc.Jobs(get_context(), send=current_app.config.get("JOB_SENDER"))
 
 
-def _can_change() -> bool:
-    """Whether the caller may cancel, retry and clear (the server checks again on each call)."""
-    who = identity()
-    return who is not None and role_allows(who.role, "curator")
 
 
 def _filters(kinds: list[str]) -> tuple[str | None, str | None, int]:
@@ -149,7 +144,7 @@ def jobs() -> str:
         newer_url=_page_url(status, kind, max(0, offset - PAGE_SIZE)) if offset else None,
         live_workers=[w for w in workers if w["alive"]],
         gone_workers=sum(1 for w in workers if not w["alive"]),
-        can_change=_can_change(), summary=summary, when=when, duration=duration)
+        can_change=caller_may("curator"), summary=summary, when=when, duration=duration)
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -165,7 +160,7 @@ def job(job_id: int) -> str:
     return render_template(
         "job.html", api_prefix=PREFIX, job=found, retries=svc.retries(job_id),
         result=found.get("result") or {}, output_kind=found["kind"] in OUTPUT_KINDS,
-        can_change=_can_change(), summary=summary, when=when, duration=duration)
+        can_change=caller_may("curator"), summary=summary, when=when, duration=duration)
 
 
 def init_app(app: Flask) -> None:

@@ -15,10 +15,9 @@ from flask import Blueprint, Flask, abort, render_template, request, url_for
 
 from daguerre.platform.errors import BadInput
 from daguerre.platform.services import images as images_svc
-from daguerre.platform.services.users import role_allows
 from daguerre.platform.web import get_context
 from daguerre.platform.web.api import PREFIX
-from daguerre.platform.web.auth import identity, requires
+from daguerre.platform.web.auth import caller_may, requires
 
 bp = Blueprint("review_page", __name__)
 
@@ -26,14 +25,11 @@ PAGE_SIZE = 24
 # What each key does, shown by `?` and beside the buttons (Lightroom's conventions).
 KEYS: tuple[tuple[str, str], ...] = (
     ("P", "approve (pick)"), ("X", "reject"), ("U", "back to unreviewed"),
+    ("T", "add a tag"), ("B", "add to a board"),
     ("0–5", "rating (0 clears it)"), ("← / →", "previous / next card"), ("?", "show the keys"),
 )
 
 
-def _can_curate() -> bool:
-    """Whether the caller may curate (the server checks again on each change)."""
-    who = identity()
-    return who is not None and role_allows(who.role, "curator")
 
 
 @bp.get("/review")
@@ -47,7 +43,7 @@ def review() -> str:
     more_url = (url_for("review_page.review", before=queue["next_before"])
                 if queue["next_before"] is not None else None)
     return render_template("review.html", api_prefix=PREFIX, queue=queue, more_url=more_url,
-                           can_curate=_can_curate(), keys=KEYS,
+                           can_curate=caller_may("curator"), keys=KEYS,
                            first_page=request.args.get("before") in (None, ""))
 
 

@@ -38,6 +38,9 @@ export function bindCardKeys(root, cardSelector, actions) {
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     const action = all[key];
     if (!action) return;
+    // Enter on a button or link outside the cards is that control's own (a toolbar, a form).
+    if (key === "Enter" && event.target.closest?.("button, a, summary")
+        && !event.target.closest(cardSelector)) return;
     event.preventDefault();
     action(currentCard(root, cardSelector), event);
   };

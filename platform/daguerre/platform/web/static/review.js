@@ -4,6 +4,7 @@
 // "More" appends the next page (the server renders it; the link alone works without scripts).
 
 import { $, api, notice } from "./api.js";
+import { askBoard, askTag } from "./dialogs.js";
 import { bindCardKeys, moveFocus } from "./keys.js";
 
 const CARD = ".review-card";
@@ -54,11 +55,40 @@ const ACTIONS = {
   reject: (card) => curate(card, { review_state: "rejected" }, "rejected"),
   unreview: (card) => curate(card, { review_state: "unreviewed" }, "back to unreviewed"),
 };
+// Tag the card, or add it to a board: the same questions (and keys) as on every other screen.
+async function tag(card) {
+  if (!card || !canCurate) return;
+  const name = await askTag(`Add a tag to #${card.dataset.id}`);
+  if (!name) return;
+  try {
+    await api(`/images/${card.dataset.id}/tags`, { method: "POST", body: { name } });
+    notice(`#${card.dataset.id} tagged “${name}”.`);
+  } catch (err) {
+    notice(`#${card.dataset.id}: ${err.message}`, true);
+  }
+  card.focus();
+}
+
+async function board(card) {
+  if (!card || !canCurate) return;
+  try {
+    const b = await askBoard(`Add #${card.dataset.id} to a board`);
+    if (!b) return;
+    await api(`/collections/${b.id}/images`, { method: "POST", body: { image_ids: [Number(card.dataset.id)] } });
+    notice(`#${card.dataset.id} added to “${b.name}”.`);
+  } catch (err) {
+    notice(`#${card.dataset.id}: ${err.message}`, true);
+  }
+  card.focus();
+}
+ACTIONS.tag = tag;
+ACTIONS.board = board;
+
 const rate = (card, n) => curate(card, { rating: n }, n ? `rated ${n}` : "rating cleared");
 
 const keys = { "?": () => keysDialog.showModal() };
 if (canCurate) {
-  Object.assign(keys, { p: ACTIONS.approve, x: ACTIONS.reject, u: ACTIONS.unreview });
+  Object.assign(keys, { p: ACTIONS.approve, x: ACTIONS.reject, u: ACTIONS.unreview, t: tag, b: board });
   for (let n = 0; n <= 5; n += 1) keys[String(n)] = (card) => rate(card, n);
 }
 bindCardKeys(grid, CARD, keys);
