@@ -9,13 +9,17 @@ from scikit-image, randomly cropped, flipped, colour-shifted and given sensor-li
   whole per-file work the decode workers do: read, SHA-256, decode, EXIF, thumbnail, pHash and
   the model's PIL preprocessing;
 - model-only images/s of ViT-B-32 (random weights: the cost is the architecture's) on already
-  preprocessed batches, and its core-seconds per image;
-- end-to-end ``index_library`` images/s with the same model (scan, parallel decode, batched
-  encode, thumbnails, catalog rows, vector store), model already loaded; and the whole
-  ``daguerre index`` CLI wall time including process start and model load.
+  preprocessed batches, and its core-seconds per image, for each runtime: torch fp32, ONNX
+  Runtime fp32 and ONNX Runtime int8 (with each one's agreement-check cosine to torch fp32);
+- text query embedding latency p50 (one query, as a cold search pays it) for torch and ONNX;
+- end-to-end ``index_library`` images/s with torch fp32 and with the default runtime
+  (``auto``: ONNX Runtime on a CPU, at the precision that passes the check), model already
+  loaded; and the whole ``daguerre index`` CLI wall time including process start and model
+  load. The ONNX export is cached under benchmarks/out/onnx (made once, before timing).
 
-Targets: 1 MP end-to-end >= 0.85 x model-only; 12 MP end-to-end >= 0.85 x the shared-CPU bound
-cores / (model core-s + decode core-s). Usage: python benchmarks/index_throughput.py [--small]
+Targets: 1 MP end-to-end with the default >= 2.2 x torch fp32's; 12 MP end-to-end >= 0.85 x the
+shared-CPU bound cores / (model core-s + decode core-s) with the default's model cost.
+Usage: python benchmarks/index_throughput.py [--small]
 """
 
 from __future__ import annotations
@@ -110,15 +114,33 @@ def model_rate(encoder, n: int, batch: int) -> tuple[float, float]:
     return done / wall, cpu / done
 
 
-def end_to_end(paths: list[Path], weights: Path, batch: int) -> tuple[float, float]:
-    """(images/s of index_library with the model loaded, wall s of the whole CLI run)."""
+def text_latency_p50(encoder, n: int = 30) -> float:
+    """Median seconds to embed one short query."""
+    encoder.encode_text(["warm up"])
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        encoder.encode_text([f"a photo of a dog on a beach {i}"])
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench_env(weights: Path, batch: int, runtime: str) -> dict[str, str]:
+    return {"DAGUERRE_CLIP_MODEL": "ViT-B-32", "DAGUERRE_CLIP_WEIGHTS": str(weights),
+            "DAGUERRE_DEVICE": "cpu", "DAGUERRE_BATCH_SIZE": str(batch),
+            "DAGUERRE_CLIP_RUNTIME": runtime, "DAGUERRE_ONNX_CACHE": str(OUT / "onnx")}
+
+
+def end_to_end(paths: list[Path], weights: Path, batch: int, runtime: str, *, cli: bool = True
+               ) -> tuple[float, float | None, str]:
+    """(images/s of index_library with the model loaded, wall s of the whole CLI run, the
+    runtime and precision used)."""
     from daguerre.platform.config import load_settings
     from daguerre.platform.context import Context
     from daguerre.platform.services.indexing import index_library
     from daguerre.platform.services.libraries import add_library
 
-    env = {"DAGUERRE_CLIP_MODEL": "ViT-B-32", "DAGUERRE_CLIP_WEIGHTS": str(weights),
-           "DAGUERRE_DEVICE": "cpu", "DAGUERRE_BATCH_SIZE": str(batch)}
+    env = bench_env(weights, batch, runtime)
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(env={**env, "DAGUERRE_HOME": home})
         ctx = Context(settings)
@@ -129,15 +151,19 @@ def end_to_end(paths: list[Path], weights: Path, batch: int) -> tuple[float, flo
         wall = time.perf_counter() - t0
         ctx.close()
         assert summary.added == len(paths), summary
-    with tempfile.TemporaryDirectory() as home:
-        cli_env = {**os.environ, **env, "DAGUERRE_HOME": home}
-        cli = [sys.executable, "-m", "daguerre.platform.cli"]
-        subprocess.run([*cli, "library", "add", str(paths[0].parent)], env=cli_env, check=True,
-                       capture_output=True)
-        t0 = time.perf_counter()
-        subprocess.run([*cli, "index", "--json"], env=cli_env, check=True, capture_output=True)
-        cli_wall = time.perf_counter() - t0
-    return len(paths) / wall, cli_wall
+        used = f"{summary.runtime} {summary.precision}"
+    cli_wall = None
+    if cli:
+        with tempfile.TemporaryDirectory() as home:
+            cli_env = {**os.environ, **env, "DAGUERRE_HOME": home}
+            cmd = [sys.executable, "-m", "daguerre.platform.cli"]
+            subprocess.run([*cmd, "library", "add", str(paths[0].parent)], env=cli_env,
+                           check=True, capture_output=True)
+            t0 = time.perf_counter()
+            subprocess.run([*cmd, "index", "--json"], env=cli_env, check=True,
+                           capture_output=True)
+            cli_wall = time.perf_counter() - t0
+    return len(paths) / wall, cli_wall, used
 
 
 def main() -> None:
@@ -145,54 +171,84 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="a quick run with fewer images")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
+    ap.add_argument("--n12", type=int, default=150, help="12 MP images (default 150)")
+    ap.add_argument("--n1", type=int, default=300, help="1 MP images (default 300)")
+    ap.add_argument("--no-cli", action="store_true", help="skip the whole-CLI wall times")
     args = ap.parse_args()
 
     import torch
 
-    from daguerre.indexer.models import ClipSpec, load_clip
+    from daguerre.indexer.models import ClipSpec, load_clip, load_encoder
 
     cores = len(os.sched_getaffinity(0))
-    n12, n1 = (24, 48) if args.small else (150, 300)
+    n12, n1 = (24, 48) if args.small else (args.n12, args.n1)
     OUT.mkdir(parents=True, exist_ok=True)
     sets = {
         "12 MP": make_set(OUT / "jpeg-12mp", n12, (4000, 3000), 12),
         "1 MP": make_set(OUT / "jpeg-1mp", n1, (1152, 864), 1),
     }
     weights = random_vit_b32(OUT)
-    encoder = load_clip(ClipSpec("ViT-B-32", str(weights)), "cpu")
-    m_rate, m_cs = model_rate(encoder, 96 if args.small else 256, args.batch)
+    spec = ClipSpec("ViT-B-32", str(weights))
+    encoders = {"torch fp32": load_clip(spec, "cpu")}
+    for precision in ("fp32", "int8"):
+        enc = load_encoder(spec, "cpu", runtime="onnx", precision=precision,
+                           cache_root=OUT / "onnx", notify=print)
+        encoders[f"{enc.runtime} {enc.precision}"] = enc
+    n_model = 96 if args.small else 256
+    models = {}
+    for name, enc in encoders.items():
+        rate, core_s = model_rate(enc, n_model, args.batch)
+        agreement = None
+        if name != "torch fp32":
+            from daguerre.indexer.agreement import Agreement
+            from daguerre.indexer.onnx_export import AGREEMENT_FILE
+
+            agreement = Agreement.load(enc.directory / AGREEMENT_FILE)
+        models[name] = {"ips": rate, "core_s": core_s, "text_p50_ms": 1000 * text_latency_p50(enc),
+                        "cos_images_min": agreement.images["min"] if agreement else 1.0,
+                        "cos_texts_min": agreement.texts["min"] if agreement else 1.0}
 
     rows = []
     for name, paths in sets.items():
-        d_rate_draft, d_cs_draft = decode_rate(paths, encoder.pixel_stage, draft=True)
-        d_rate_full, d_cs_full = decode_rate(paths[: max(8, len(paths) // 4)],
-                                             encoder.pixel_stage, draft=False)
-        e2e, cli_wall = end_to_end(paths, weights, args.batch)
-        bound = cores / (m_cs + d_cs_draft)
-        rows.append({
-            "set": name, "images": len(paths),
-            "decode_draft_ips": d_rate_draft, "decode_draft_core_s": d_cs_draft,
-            "decode_full_ips": d_rate_full, "decode_full_core_s": d_cs_full,
-            "model_ips": m_rate, "model_core_s": m_cs, "shared_cpu_bound_ips": bound,
-            "e2e_ips": e2e, "e2e_over_model": e2e / m_rate, "e2e_over_bound": e2e / bound,
-            "cli_wall_s": cli_wall, "cli_ips": len(paths) / cli_wall,
-        })
+        d_rate_draft, d_cs_draft = decode_rate(paths, encoders["torch fp32"].pixel_stage,
+                                               draft=True)
+        for runtime in ("torch", "auto"):
+            e2e, cli_wall, used = end_to_end(paths, weights, args.batch, runtime,
+                                             cli=not args.no_cli)
+            m = models[used if used in models else "torch fp32"]
+            bound = cores / (m["core_s"] + d_cs_draft)
+            rows.append({
+                "set": name, "images": len(paths), "runtime": runtime, "used": used,
+                "decode_draft_ips": d_rate_draft, "decode_draft_core_s": d_cs_draft,
+                "model_ips": m["ips"], "model_core_s": m["core_s"],
+                "shared_cpu_bound_ips": bound, "e2e_ips": e2e, "e2e_over_bound": e2e / bound,
+                "cli_wall_s": cli_wall,
+            })
+        torch_e2e = rows[-2]["e2e_ips"]
+        rows[-1]["speedup_over_torch"] = rows[-1]["e2e_ips"] / torch_e2e
 
     print(f"machine: {platform.machine()}, {cores} cores, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), model ViT-B-32 random weights, batch {args.batch}")
-    head = ("set", "imgs", "dec draft/s", "dec full/s", "dec core-s", "model/s", "model core-s",
-            "bound/s", "e2e/s", "e2e/model", "e2e/bound", "CLI wall s")
+    print("\nmodel only")
+    print("runtime | img/s | core-s/img | text query p50 ms | min cos images | min cos texts")
+    print("--- | ---: | ---: | ---: | ---: | ---:")
+    for name, m in models.items():
+        print(f"{name} | {m['ips']:.1f} | {m['core_s']:.4f} | {m['text_p50_ms']:.1f} | "
+              f"{m['cos_images_min']:.5f} | {m['cos_texts_min']:.5f}")
+    print("\nend to end")
+    head = ("set", "imgs", "setting", "used", "dec draft/s", "dec core-s", "bound/s", "e2e/s",
+            "e2e/bound", "x torch", "CLI wall s")
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for r in rows:
         print(" | ".join([
-            r["set"], str(r["images"]), f"{r['decode_draft_ips']:.1f}", f"{r['decode_full_ips']:.1f}",
-            f"{r['decode_draft_core_s']:.4f} (full {r['decode_full_core_s']:.4f})",
-            f"{r['model_ips']:.1f}", f"{r['model_core_s']:.4f}", f"{r['shared_cpu_bound_ips']:.1f}",
-            f"{r['e2e_ips']:.1f}", f"{r['e2e_over_model']:.2f}", f"{r['e2e_over_bound']:.2f}",
-            f"{r['cli_wall_s']:.1f}"]))
+            r["set"], str(r["images"]), r["runtime"], r["used"], f"{r['decode_draft_ips']:.1f}",
+            f"{r['decode_draft_core_s']:.4f}", f"{r['shared_cpu_bound_ips']:.1f}",
+            f"{r['e2e_ips']:.1f}", f"{r['e2e_over_bound']:.2f}",
+            f"{r.get('speedup_over_torch', 1.0):.2f}",
+            "-" if r["cli_wall_s"] is None else f"{r['cli_wall_s']:.1f}"]))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"models": models, "rows": rows}, indent=2))
     shutil.rmtree(OUT / "tmp", ignore_errors=True)
 
 

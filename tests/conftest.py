@@ -24,9 +24,35 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(config JSON, weights file) of a tiny random open_clip model."""
-    return write_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory, onnx_cache: Path) -> tuple[Path, Path]:
+    """(config JSON, weights file) of a tiny random open_clip model, exported for ONNX Runtime."""
+    cfg, weights = write_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+    warm_onnx(cfg, weights, onnx_cache)
+    return cfg, weights
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX Runtime export cache for the whole run (``DAGUERRE_ONNX_CACHE``): the default
+    runtime on a CPU exports each model once and checks it, which would otherwise happen again
+    in every test's fresh data directory (and its one-line notice with it)."""
+    root = tmp_path_factory.mktemp("onnx-cache")
+    before = os.environ.get("DAGUERRE_ONNX_CACHE")
+    os.environ["DAGUERRE_ONNX_CACHE"] = str(root)
+    yield root
+    if before is None:
+        os.environ.pop("DAGUERRE_ONNX_CACHE", None)
+    else:
+        os.environ["DAGUERRE_ONNX_CACHE"] = before
+
+
+def warm_onnx(cfg: Path, weights: Path, root: Path) -> None:
+    """Export and check a test model into the shared cache now, as a user's first run would, so
+    the tests that use it see the steady state (no export, no notice)."""
+    from daguerre.indexer.models import ClipSpec, load_encoder
+
+    load_encoder(ClipSpec(str(cfg), str(weights)), "cpu", runtime="onnx", precision="int8",
+                 cache_root=root)
 
 
 @pytest.fixture()

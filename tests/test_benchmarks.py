@@ -30,6 +30,8 @@ RUNS = {
     "api_search_load": (["--vectors", "2000", "--clients", "2", "--threads", "2",
                          "--seconds", "1"], "search by text"),
     "job_overhead": (["--jobs", "10", "--latency-jobs", "3", "--no-api"], "succeeded"),
+    "index_idle": (["--files", "300", "--runs", "2"], "nothing changed"),
+    "clip_runtime_quality": (["--per-pair", "2"], "precision@10"),
 }
 
 

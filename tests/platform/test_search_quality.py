@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from daguerre.platform.cli import main
+from tests.conftest import warm_onnx
 from tests.support.trained_clip import COLORS, SHAPES, ShapeSpec, trained_clip, write_shapes
 
 QUERIES = [("red", "circle"), ("blue", "square"), ("green", "triangle"), ("yellow", "star"),
@@ -42,9 +43,10 @@ def kind(hit: dict) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def indexed(tmp_path_factory: pytest.TempPathFactory, onnx_cache: Path) -> Iterator[Path]:
     """A held-out library (other seed than training; PNG and JPEG), indexed with the model."""
     cfg, weights = trained_clip()
+    warm_onnx(cfg, weights, onnx_cache)
     base = tmp_path_factory.mktemp("quality")
     root = base / "shapes"
     backgrounds = ["gray", "black", "white", "brown"]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from daguerre.indexer.encoder import ClipEncoder
+
+_log = logging.getLogger("daguerre.clip")
 
 
 class ModelError(Exception):
@@ -221,3 +225,151 @@ def load_clip(spec: ClipSpec, device: str = "auto", *, download: bool = True,
     tokenizer = open_clip.get_tokenizer(spec.arch)
     return ClipEncoder(model=model, preprocess=preprocess, tokenizer=tokenizer, device=device,
                        key=model_key(spec), spec=spec)
+
+
+# ----------------------------------------------------------------------------- runtimes
+
+RUNTIMES = ("auto", "torch", "onnx")
+PRECISIONS = ("fp32", "int8")
+
+
+def encoder_runtime(encoder: Any) -> tuple[str, str]:
+    """(runtime, precision) of a loaded encoder: what made its vectors. torch runs fp32 on a
+    CPU and autocasts to half precision on a GPU."""
+    runtime = getattr(encoder, "runtime", "torch")
+    precision = getattr(encoder, "precision", None)
+    if precision is None:
+        device = str(getattr(encoder, "device", "cpu"))
+        if device.startswith("cuda"):
+            import torch
+
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            precision = "fp32"
+    return runtime, precision
+
+
+def _check_choice(runtime: str, precision: str) -> None:
+    if runtime not in RUNTIMES:
+        raise ModelError(f"DAGUERRE_CLIP_RUNTIME must be one of {', '.join(RUNTIMES)}, "
+                         f"got {runtime!r}")
+    if precision not in PRECISIONS:
+        raise ModelError(f"DAGUERRE_CLIP_PRECISION must be one of {', '.join(PRECISIONS)}, "
+                         f"got {precision!r}")
+
+
+def wants_onnx(runtime: str, device: str) -> bool:
+    """Whether the settings ask for ONNX Runtime: ``onnx``, or ``auto`` on a CPU when ONNX
+    Runtime is installed (on a GPU torch is faster)."""
+    if runtime == "torch":
+        return False
+    if runtime == "onnx":
+        return True
+    from daguerre.indexer.onnx_export import onnx_available
+
+    return resolve_device(device) == "cpu" and onnx_available()
+
+
+def load_encoder(spec: ClipSpec, device: str = "auto", *, runtime: str = "auto",
+                 precision: str = "int8", threads: int = 0, cache_root: Path | None = None,
+                 download: bool = True, offline_reason: str = "downloads disabled",
+                 library_paths: Callable[[], Sequence[str]] = lambda: (),
+                 notify: Callable[[str], None] = lambda msg: None,
+                 min_cosine: float | None = None) -> Any:
+    """The encoder the settings choose: torch (:func:`load_clip`) or ONNX Runtime.
+
+    ONNX Runtime is used only at a precision whose embeddings pass the agreement check against
+    torch fp32 (agreement.py; exported and checked once, then cached under ``cache_root``), so
+    its vectors share the store with torch's. A precision that fails is refused with a message
+    (``notify``) and the next one tried: int8, then fp32, then torch. ``precision`` applies to
+    ONNX Runtime; torch runs fp32 (half precision on a GPU).
+    """
+    _check_choice(runtime, precision)
+    if not wants_onnx(runtime, device) or cache_root is None:
+        return load_clip(spec, device, download=download, offline_reason=offline_reason)
+    from daguerre.indexer.agreement import MIN_COSINE
+    from daguerre.indexer.onnx_encoder import OnnxClipEncoder
+    from daguerre.indexer.onnx_export import ExportError, ensure_exported, weights_digest
+
+    checkpoint = resolve_weights(spec, download=download, offline_reason=offline_reason)
+    key, digest = model_key(spec), weights_digest(checkpoint)
+    torch_cpu: list[Any] = []
+
+    def torch_encoder() -> Any:
+        if not torch_cpu:
+            torch_cpu.append(load_clip(spec, "cpu", download=False))
+        return torch_cpu[0]
+
+    threshold = MIN_COSINE if min_cosine is None else min_cosine
+    order = ["int8", "fp32"] if precision == "int8" else ["fp32"]
+    for p in order:
+        try:
+            exported = ensure_exported(cache_root, key, digest, p, torch_encoder,
+                                       library_paths=library_paths, notify=notify)
+        except ExportError as exc:
+            notify(f"ONNX Runtime {p} is not available for {key}: {exc}")
+            continue
+        a = exported.agreement
+        if a.passes(threshold):
+            if exported.exported_now:
+                notify(f"checked: {a.describe()} (passes: minimum cosine {a.min_cosine:.5f} "
+                       f">= {threshold})")
+            return OnnxClipEncoder(exported.directory, key=key, spec=spec, precision=p,
+                                   threads=threads)
+        fallback = "ONNX Runtime fp32" if p == "int8" else "torch fp32"
+        # Said when the check has just run (and logged on every load): `daguerre models info`
+        # and `daguerre index` show the runtime in use afterwards.
+        say = notify if exported.exported_now else _log.info
+        say(f"ONNX Runtime {p} refused for {key}: its embeddings are not close enough to "
+               f"torch fp32's to share the library's vectors (minimum cosine "
+               f"{a.min_cosine:.5f} < {threshold}; {a.describe()}); using {fallback} instead, "
+               f"so nothing needs re-embedding")
+    if torch_cpu:
+        return torch_cpu[0]
+    return load_clip(spec, "cpu", download=download, offline_reason=offline_reason)
+
+
+def runtime_status(spec: ClipSpec, device: str, *, runtime: str, precision: str,
+                   cache_root: Path | None, min_cosine: float | None = None) -> dict[str, Any]:
+    """What :func:`load_encoder` would use with these settings, from what is cached (nothing
+    is exported or loaded): the runtime and precision, the cache paths and the check's figures.
+    """
+    _check_choice(runtime, precision)
+    from daguerre.indexer.agreement import MIN_COSINE
+
+    threshold = MIN_COSINE if min_cosine is None else min_cosine
+    out: dict[str, Any] = {"runtime_setting": runtime, "precision_setting": precision,
+                           "threshold": threshold, "onnx": None}
+    if not wants_onnx(runtime, device) or cache_root is None:
+        out.update(runtime="torch", precision="fp32" if resolve_device(device) == "cpu"
+                   else "half (autocast)", note=None)
+        return out
+    from daguerre.indexer.onnx_export import cached_status, weights_digest
+
+    status = weights_status(spec)
+    try:
+        digest = weights_digest(status["location"]) if status["present"] else None
+        key = model_key(spec)
+    except OSError:
+        digest, key = None, None
+    cache = cached_status(cache_root, key, digest) if key else {}
+    for p in cache.values():
+        if p["agreement"] is not None:
+            p["agreement"]["threshold"] = threshold
+            p["agreement"]["passed"] = p["agreement"]["images"]["min"] >= threshold and \
+                p["agreement"]["texts"]["min"] >= threshold
+    out["onnx"] = cache
+    order = ["int8", "fp32"] if precision == "int8" else ["fp32"]
+    for p in order:
+        entry = cache.get(p)
+        if entry is None or entry["agreement"] is None:
+            out.update(runtime="onnx", precision=p,
+                       note=f"ONNX {p} not exported yet: it is exported and checked on first use "
+                            f"or with `daguerre models export --precision {p}`")
+            return out
+        if entry["agreement"]["passed"]:
+            out.update(runtime="onnx", precision=p, note=None)
+            return out
+    out.update(runtime="torch", precision="fp32",
+               note="no ONNX precision passed the check for this model")
+    return out

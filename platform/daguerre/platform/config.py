@@ -46,6 +46,14 @@ class Settings:
     clip_model: str = DEFAULT_CLIP_MODEL
     clip_weights: str = DEFAULT_CLIP_WEIGHTS
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # Which runtime runs CLIP: auto (ONNX Runtime on a CPU when installed, torch on a GPU),
+    # torch or onnx; and ONNX Runtime's precision. A precision whose embeddings fail the
+    # agreement check against torch fp32 is refused for that model (docs/clip-runtime.md).
+    clip_runtime: str = "auto"
+    clip_precision: str = "int8"  # int8 | fp32
+    onnx_threads: int = 0  # ONNX Runtime intra-op threads; 0: one per physical core
+    # Where exported ONNX models are cached; empty: ``home/models/onnx``.
+    onnx_cache: str = ""
     broker_url: str = ""  # empty: kombu filesystem transport in ``home``
     batch_size: int = 32
     decode_workers: int = 0  # 0: one per core
@@ -91,6 +99,11 @@ class Settings:
     @property
     def effective_broker_url(self) -> str:
         return self.broker_url or "filesystem://"
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        return Path(self.onnx_cache).expanduser() if self.onnx_cache else \
+            self.home / "models" / "onnx"
 
     @property
     def thumbnails_dir(self) -> Path:
@@ -198,4 +211,10 @@ def load_settings(
     settings = Settings(**values)
     if settings.device not in {"auto", "cpu", "cuda"} and not settings.device.startswith("cuda:"):
         raise ConfigError(f"DAGUERRE_DEVICE must be auto, cpu, cuda or cuda:N, got {settings.device!r}")
+    if settings.clip_runtime not in {"auto", "torch", "onnx"}:
+        raise ConfigError("DAGUERRE_CLIP_RUNTIME must be auto, torch or onnx, got "
+                          f"{settings.clip_runtime!r}")
+    if settings.clip_precision not in {"fp32", "int8"}:
+        raise ConfigError("DAGUERRE_CLIP_PRECISION must be fp32 or int8, got "
+                          f"{settings.clip_precision!r}")
     return settings

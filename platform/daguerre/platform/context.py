@@ -6,8 +6,11 @@ service is asked for: the CLI's ``--help`` and the web process never load torch 
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from daguerre.platform.catalog.db import Catalog
@@ -17,6 +20,16 @@ if TYPE_CHECKING:
     from daguerre.indexer.encoder import ClipEncoder
     from daguerre.indexer.models import ClipSpec
     from daguerre.indexer.store import VectorStore
+
+
+_log = logging.getLogger("daguerre.clip")
+
+
+def notify(message: str) -> None:
+    """One line about the CLIP runtime (an export, a refused precision) on stderr, where the
+    CLI, the web server and the workers all show it, and in the log."""
+    _log.info(message)
+    print(f"daguerre: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -40,14 +53,31 @@ class Context:
         """The configured CLIP model, loaded once. Raises WeightsUnavailable when its weights are
         neither here nor downloadable (at once when the hub is unreachable: see hub.py)."""
         if self._encoder is None:
-            from daguerre.indexer.models import load_clip
+            from daguerre.indexer.models import load_encoder
             from daguerre.platform.hub import clip_download_blocker
 
             blocked = clip_download_blocker(self.clip_spec, offline=self.settings.offline)
-            self._encoder = load_clip(self.clip_spec, self.settings.device,
-                                      download=blocked is None,
-                                      offline_reason=blocked or "downloads disabled")
+            s = self.settings
+            self._encoder = load_encoder(
+                self.clip_spec, s.device, runtime=s.clip_runtime, precision=s.clip_precision,
+                threads=s.onnx_threads, cache_root=s.onnx_cache_dir, download=blocked is None,
+                offline_reason=blocked or "downloads disabled",
+                library_paths=self.sample_image_paths, notify=notify)
         return self._encoder
+
+    def sample_image_paths(self, limit: int = 64) -> list[str]:
+        """Files of the libraries' own photos for the ONNX agreement check (an export checks
+        the model on them): active images spread over the catalog, newest ids first."""
+        from sqlalchemy import select
+
+        from daguerre.platform.catalog.models import Image, ImageStatus, Library
+
+        with self.catalog.session() as s:
+            rows = s.execute(
+                select(Library.root, Image.path).join(Library, Image.library_id == Library.id)
+                .where(Image.status == ImageStatus.ACTIVE).order_by(Image.id.desc())
+                .limit(limit)).all()
+        return [str(Path(root) / path) for root, path in rows]
 
     def store(self, encoder: ClipEncoder | None = None) -> VectorStore:
         """The vector store of the configured model (each model has its own)."""

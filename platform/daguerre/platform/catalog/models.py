@@ -180,6 +180,11 @@ class ImageEmbedding(Base):
     model_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What made the vector: runtime (torch | onnx) and precision (fp32 | int8 | fp16 | bf16).
+    # Runtimes share one store only after passing the agreement check (docs/clip-runtime.md);
+    # NULL: recorded before runtimes were (torch, by migration 0005's backfill of runtime).
+    runtime: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    precision: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     image: Mapped[Image] = relationship(back_populates="embeddings")
 

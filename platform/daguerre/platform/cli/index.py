@@ -15,6 +15,9 @@ COUNT_KEYS = ("added", "updated", "unchanged", "moved", "missing", "failed")
 def combine(summaries: list[dict]) -> dict:
     out = {k: sum(s[k] for s in summaries) for k in COUNT_KEYS}
     out["failures"] = [f for s in summaries for f in s["failures"]]
+    # The CLIP runtime and precision that embedded the files (null when nothing needed it).
+    used = next((s for s in summaries if s.get("runtime")), {})
+    out["runtime"], out["precision"] = used.get("runtime"), used.get("precision")
     out["libraries"] = summaries
     return out
 
@@ -60,6 +63,9 @@ def index(ctx: click.Context, library: str | None, as_json: bool, rebuild: bool,
     if as_json:
         click.echo(json.dumps(result))
         return
+    if result["runtime"]:
+        name = {"onnx": "ONNX Runtime", "torch": "torch"}.get(result["runtime"], result["runtime"])
+        click.echo(f"CLIP on {name} {result['precision']}")
     for s in summaries:
         counts = ", ".join(f"{s[k]} {k}" for k in COUNT_KEYS)
         click.echo(f"{s['library']}: {counts} ({s['seconds']:.1f} s)")

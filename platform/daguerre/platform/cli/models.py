@@ -23,7 +23,22 @@ def model_info(app) -> dict:  # noqa: ANN001
         info["model_key"] = model_key(spec)
     except OSError:
         info["model_key"] = None
+    info["runtime"] = clip_runtime_info(app)
     return info
+
+
+def clip_runtime_info(app) -> dict:  # noqa: ANN001
+    """The CLIP runtime and precision the settings lead to, from what is exported (nothing is
+    exported or loaded here): cache paths and the agreement check's figures per precision."""
+    from daguerre.indexer.models import ModelError, runtime_status
+
+    s = app.settings
+    try:
+        return runtime_status(app.clip_spec, s.device, runtime=s.clip_runtime,
+                              precision=s.clip_precision, cache_root=s.onnx_cache_dir)
+    except (ModelError, OSError) as exc:
+        return {"runtime_setting": s.clip_runtime, "precision_setting": s.clip_precision,
+                "error": str(exc)}
 
 
 def diffusion_info(settings: Settings, task: str) -> dict:
@@ -91,6 +106,69 @@ def models_info(ctx: click.Context, task: str | None) -> None:
         click.echo(json.dumps(next(r for r in rows if r["task"] == task), indent=2))
         return
     click.echo(json.dumps(rows, indent=2))
+
+
+@models.command("export")
+@click.option("--precision", type=click.Choice(("fp32", "int8")), default=None,
+              help="Precision to export (default: DAGUERRE_CLIP_PRECISION, int8).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def models_export(ctx: click.Context, precision: str | None, as_json: bool) -> None:
+    """Export the CLIP model to ONNX Runtime now and check it against torch fp32.
+
+    Exported once per model, weights, precision and ONNX Runtime version (cached under the data
+    directory); an index or search would otherwise export on first use. The check runs on the
+    libraries' own photos when there are some, else on bundled sample photos. A precision that
+    fails the check is kept, with its figures, and refused when the encoder loads.
+    """
+    from daguerre.indexer.models import ModelError, model_key, resolve_weights
+    from daguerre.indexer.onnx_export import (
+        ExportError,
+        ensure_exported,
+        onnx_available,
+        weights_digest,
+    )
+    from daguerre.platform.context import notify
+    from daguerre.platform.errors import BadInput
+    from daguerre.platform.hub import clip_download_blocker
+
+    app = get_context(ctx)
+    s = app.settings
+    precision = precision or s.clip_precision
+    if not onnx_available():
+        raise BadInput("ONNX export needs the onnx and onnxruntime packages "
+                       "(pip install onnx onnxruntime)")
+    spec = app.clip_spec
+    blocked = clip_download_blocker(spec, offline=s.offline)
+    try:
+        checkpoint = resolve_weights(spec, download=blocked is None,
+                                     offline_reason=blocked or "downloads disabled")
+        from daguerre.indexer.models import load_clip
+
+        torch_cpu: list = []
+
+        def torch_encoder():  # noqa: ANN202
+            if not torch_cpu:
+                torch_cpu.append(load_clip(spec, "cpu", download=False))
+            return torch_cpu[0]
+
+        exported = ensure_exported(s.onnx_cache_dir, model_key(spec), weights_digest(checkpoint),
+                                   precision, torch_encoder,
+                                   library_paths=app.sample_image_paths, notify=notify)
+    except ExportError as exc:
+        raise ModelError(str(exc)) from None
+    a = exported.agreement
+    result = {"precision": precision, "path": str(exported.directory),
+              "exported_now": exported.exported_now, "agreement": a.as_dict()}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    verdict = ("passes: shares the library's vectors with torch fp32" if a.passes() else
+               "FAILS the check: refused for this model, ONNX Runtime fp32 or torch is used")
+    click.echo(f"{'exported' if exported.exported_now else 'already exported'}: "
+               f"{exported.directory}")
+    click.echo(f"check ({a.image_source} images): {a.describe()}")
+    click.echo(f"{precision}: {verdict}")
 
 
 @models.command("pull")

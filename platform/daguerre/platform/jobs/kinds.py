@@ -61,6 +61,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     import numpy as np
     from sqlalchemy import select
 
+    from daguerre.indexer.models import encoder_runtime
     from daguerre.indexer.pipeline import Embedded, embed_files
     from daguerre.platform.catalog.models import Image, ImageStatus, Library
     from daguerre.platform.services.indexing import decode_options, save_embeddings
@@ -85,7 +86,8 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     def flush() -> None:
         nonlocal embedded
         with ctx.catalog.session() as s:
-            embedded += save_embeddings(store, s, encoder.key, pending)
+            embedded += save_embeddings(store, s, encoder.key, pending,
+                                        made_by=encoder_runtime(encoder))
         pending.clear()
 
     results = embed_files(list(by_path), encoder.encode_pixels, options,

@@ -16,12 +16,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from daguerre.platform.catalog.models import (
@@ -60,12 +61,16 @@ class IndexSummary:
     failed: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    # The CLIP runtime and precision that embedded this run's files (None: nothing embedded).
+    runtime: str | None = None
+    precision: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"library": self.library, "added": self.added, "updated": self.updated,
                 "unchanged": self.unchanged, "moved": self.moved, "missing": self.missing,
                 "failed": self.failed, "failures": self.failures,
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "runtime": self.runtime,
+                "precision": self.precision}
 
 
 def scan_library(root: Path, *, boundary: Path | None = None
@@ -110,12 +115,13 @@ def scan_library(root: Path, *, boundary: Path | None = None
 
 def save_embeddings(store: Any, session: Session, model_key: str,
                     embedded: Iterable[tuple[int, np.ndarray, str]], *,
-                    remove: Iterable[int] = ()) -> int:
+                    remove: Iterable[int] = (), made_by: tuple[str, str] | None = None) -> int:
     """Record that each image ``(id, vector, sha256)`` was embedded by model ``model_key`` from
     the content ``sha256``: its vector goes into ``store`` (the store of that model) under the
     image id, then its ``image_embeddings`` row is inserted or refreshed, and the session is
-    committed. ``remove``: ids whose vectors leave the store in the same edit. Returns how many
-    images were recorded.
+    committed. ``remove``: ids whose vectors leave the store in the same edit. ``made_by``:
+    the (runtime, precision) that computed the vectors (models.encoder_runtime), recorded on the
+    rows. Returns how many images were recorded.
 
     The order is the consistency rule of the catalog: a row is never written for a vector that
     was not saved, so a crash between the two only costs a re-embed on the next run.
@@ -130,12 +136,15 @@ def save_embeddings(store: Any, session: Session, model_key: str,
         if batch:
             st.upsert(np.asarray([b[0] for b in batch], dtype=np.int64),
                       np.stack([np.asarray(b[1]).reshape(-1) for b in batch]))
+    runtime, precision = made_by or (None, None)
     for image_id, _vector, sha in batch:
         row = session.get(ImageEmbedding, (image_id, model_key))
         if row is None:
-            session.add(ImageEmbedding(image_id=image_id, model_key=model_key, sha256=sha))
+            session.add(ImageEmbedding(image_id=image_id, model_key=model_key, sha256=sha,
+                                       runtime=runtime, precision=precision))
         else:
             row.sha256, row.created_at = sha, utcnow()
+            row.runtime, row.precision = runtime, precision
     session.commit()
     return len(batch)
 
@@ -161,8 +170,11 @@ def index_library(
     Only one run indexes a library at a time (``owner`` names this one; see indexing_lease.py):
     another live run makes this one raise :class:`~daguerre.platform.errors.Conflict` at once,
     writing nothing. An unknown library is :class:`~daguerre.platform.errors.NotFound`.
+
+    The run plans first, from a stat-only scan and the catalog: the CLIP model and the decode
+    workers start only when some file needs embedding, so a run with nothing new costs a scan
+    and a few queries (benchmarks/index_idle.py).
     """
-    from daguerre.indexer.pipeline import DecodePool
     from daguerre.platform.services.indexing_lease import indexing_lease
 
     started = time.monotonic()
@@ -172,16 +184,35 @@ def index_library(
     if not root.is_dir():
         raise Conflict(f"library {lib.name!r}: root folder {root} is not available",
                        field="library", value=library)
-    # Decode workers boot while the model loads and the folder is scanned; the lease is taken
-    # first, so a refused run (Conflict) writes nothing.
-    with indexing_lease(ctx.catalog, lib.id, owner), \
-            DecodePool(ctx.settings.decode_workers) as pool:
-        return _index_library(ctx, lib, root, pool, progress, should_cancel, started)
+    # The lease is taken first, so a refused run (Conflict) writes nothing.
+    with indexing_lease(ctx.catalog, lib.id, owner), ExitStack() as stack:
+        return _index_library(ctx, lib, root, stack, progress, should_cancel, started)
 
 
-def _plan(ctx: Context, lib: Library, encoder: Any, store: Any,
+def _configured_vectors(ctx: Context) -> tuple[str, Any] | None:
+    """The configured model's key and its store (None when it has no vectors yet), found
+    without loading the model; None when only the loaded model can tell (its weights file is
+    missing, or its store records another key), and the caller loads it.
+
+    The key is the one :func:`daguerre.indexer.models.load_clip` gives the encoder (checked
+    again once a run does load it)."""
+    from daguerre.indexer.models import model_key
+    from daguerre.indexer.store import VectorStore
+
+    try:
+        key = model_key(ctx.clip_spec)
+    except OSError:  # a weights file that is not there: loading the model says so clearly
+        return None
+    store = VectorStore.open_existing(ctx.settings.vectors_dir / key)
+    if store is not None and store.model_key != key:
+        return None
+    return key, store
+
+
+def _plan(ctx: Context, lib: Library, model_key: str, store: Any,
           scanned: list[ScannedFile]) -> IndexPlan:
-    """Read what the plan needs (catalog rows, embedded ids, stored ids) and make it."""
+    """Read what the plan needs (catalog rows, embedded ids, stored ids) and make it; ``store``
+    None: the model has no vectors yet."""
     from daguerre.indexer.decode import sha256_file
 
     def hash_file(f: ScannedFile) -> str | None:
@@ -196,18 +227,30 @@ def _plan(ctx: Context, lib: Library, encoder: Any, store: Any,
             .where(Image.library_id == lib.id))]
         embedded = set(s.scalars(
             select(ImageEmbedding.image_id).join(Image).where(
-                Image.library_id == lib.id, ImageEmbedding.model_key == encoder.key)))
-    return plan_index(scanned, rows, embedded=embedded, stored=set(store.ids().tolist()),
-                      hash_file=hash_file)
+                Image.library_id == lib.id, ImageEmbedding.model_key == model_key)))
+    stored = set(store.ids().tolist()) if store is not None else set()
+    return plan_index(scanned, rows, embedded=embedded, stored=stored, hash_file=hash_file)
 
 
-def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
+def _index_library(ctx: Context, lib: Library, root: Path, stack: ExitStack,
                    progress: ProgressFn | None, should_cancel: CancelFn | None,
                    started: float) -> IndexSummary:
-    encoder = ctx.encoder()  # fails here, before anything is written, if weights are missing
-    store = ctx.store(encoder)
     scanned, refused = scan_library(root)
-    plan = _plan(ctx, lib, encoder, store, scanned)
+    known = _configured_vectors(ctx)
+    plan = _plan(ctx, lib, *known, scanned) if known is not None else None
+    encoder, pool = None, None
+    if plan is None or plan.embed:
+        from daguerre.indexer.pipeline import DecodePool
+
+        # Decode workers boot while the model loads. The model fails here, before anything is
+        # written, if its weights are missing.
+        pool = stack.enter_context(DecodePool(ctx.settings.decode_workers))
+        encoder = ctx.encoder()
+        if known is None or known[0] != encoder.key:  # the loaded model has the last word
+            plan = _plan(ctx, lib, encoder.key, ctx.store(encoder), scanned)
+        store = ctx.store(encoder)
+    else:
+        store = known[1]
     summary = IndexSummary(library=lib.name, unchanged=plan.unchanged)
     progress = progress or (lambda done, total, msg: None)
     total = len(plan.embed)
@@ -216,8 +259,12 @@ def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
     failures: dict[str, str] = dict(refused)
     with ctx.catalog.session() as s:
         _apply_row_changes(s, plan, summary)
-        done, canceled = _embed(ctx, s, lib, plan, encoder, store, pool, failures, summary,
-                                progress, should_cancel or (lambda: False))
+        if encoder is not None:
+            done, canceled = _embed(ctx, s, lib, plan, encoder, store, pool, failures, summary,
+                                    progress, should_cancel or (lambda: False))
+        else:  # nothing to embed: only the vectors of vanished files leave the store
+            save_embeddings(store, s, known[0], [], remove=plan.drop_vectors)
+            done, canceled = 0, False
         # Failures of this scan replace the previous scan's.
         s.execute(delete(IndexFailure).where(IndexFailure.library_id == lib.id))
         for rel, reason in sorted(failures.items()):
@@ -238,11 +285,13 @@ def _index_library(ctx: Context, lib: Library, root: Path, pool: Any,
 
 def _apply_row_changes(s: Session, plan: IndexPlan, summary: IndexSummary) -> None:
     """The plan's row-only changes: vanished rows missing, new mtimes, moved paths."""
-    for image_id in plan.missing:
-        s.get(Image, image_id).status = ImageStatus.MISSING
+    # By primary key in executemany batches, not one SELECT per row: a library copied to a new
+    # disk touches every file.
+    if plan.missing:
+        s.execute(update(Image), [{"id": i, "status": ImageStatus.MISSING} for i in plan.missing])
     summary.missing = len(plan.missing)
-    for image_id, f in plan.touched:
-        s.get(Image, image_id).mtime = f.mtime
+    if plan.touched:
+        s.execute(update(Image), [{"id": i, "mtime": f.mtime} for i, f in plan.touched])
     for move in plan.moves:
         img = s.get(Image, move.row.id)
         img.path, img.mtime = move.file.rel, move.file.mtime
@@ -257,15 +306,18 @@ def _embed(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder: Any
            should_cancel: CancelFn) -> tuple[int, bool]:
     """Decode and embed the plan's files, writing rows, thumbnails and vectors as they come;
     returns (files done, whether the run was canceled)."""
+    from daguerre.indexer.models import encoder_runtime
     from daguerre.indexer.pipeline import Embedded, embed_files
 
     settings = ctx.settings
+    made_by = encoder_runtime(encoder)
+    summary.runtime, summary.precision = made_by
     pending: list[tuple[int, np.ndarray, str]] = []  # saved by the next store flush
     to_remove = list(plan.drop_vectors)
     staged: list[tuple[Image, np.ndarray, str]] = []
 
     def flush_store() -> None:
-        save_embeddings(store, s, encoder.key, pending, remove=to_remove)
+        save_embeddings(store, s, encoder.key, pending, remove=to_remove, made_by=made_by)
         pending.clear()
         to_remove.clear()
 

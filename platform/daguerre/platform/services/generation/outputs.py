@@ -75,6 +75,7 @@ class OutputWriter:
         """Save ``image`` (with the metadata the generator attached) and record it."""
         from daguerre.generator import metadata
         from daguerre.indexer.decode import decode_file
+        from daguerre.indexer.models import encoder_runtime
         from daguerre.platform.services.indexing import decode_options, save_embeddings
 
         settings = self.ctx.settings
@@ -109,7 +110,8 @@ class OutputWriter:
         if enc is not None:
             vector = enc.encode_pixels([d.pixels])
             with self.ctx.catalog.session() as s:
-                save_embeddings(self.embedder.store, s, enc.key, [(image_id, vector[0], d.sha256)])
+                save_embeddings(self.embedder.store, s, enc.key, [(image_id, vector[0], d.sha256)],
+                                made_by=encoder_runtime(enc))
             embedded = True
         return {"image_id": image_id, "path": str(path), "parents": list(parents),
                 "sha256": d.sha256, "width": d.width, "height": d.height,
