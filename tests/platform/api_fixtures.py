@@ -185,3 +185,20 @@ class LiveServer:
 def live_server(app) -> Iterator[LiveServer]:  # noqa: ANN001
     with LiveServer(app) as server:
         yield server
+
+
+def model_tag(ctx, image_id: int, name: str, score: float) -> None:  # noqa: ANN001
+    """What `classify` writes, without running the model."""
+    from sqlalchemy import select
+
+    from daguerre.platform.catalog.models import ImageTag, Tag, TagSource
+
+    with ctx.catalog.session() as s:
+        tag_id = s.scalar(select(Tag.id).where(Tag.name == name))
+        if tag_id is None:
+            tag = Tag(name=name)
+            s.add(tag)
+            s.flush()
+            tag_id = tag.id
+        s.add(ImageTag(image_id=image_id, tag_id=tag_id, source=TagSource.MODEL, score=score,
+                       model_key="test"))

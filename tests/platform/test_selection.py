@@ -13,24 +13,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from daguerre.platform.catalog.models import Image as CatalogImage
 from daguerre.platform.catalog.models import (
     ImageOrigin,
     ImageStatus,
-    ImageTag,
     Job,
     JobStatus,
     Lineage,
-    Tag,
-    TagSource,
 )
 from daguerre.platform.cli import main
 from daguerre.platform.errors import BadInput, NotFound
 from daguerre.platform.services import curation, export, images, tags
 from tests.platform.api_fixtures import *  # noqa: F403 - fixtures
-from tests.platform.api_fixtures import make_user, png_bytes, sign_in
+from tests.platform.api_fixtures import make_user, model_tag, png_bytes, sign_in
 
 API = "/api/v1"
 NS = {"x": "adobe:ns:meta/", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -49,17 +45,6 @@ def cli(*args: str, status: int = 0) -> str:
     return result.output
 
 
-def model_tag(ctx, image_id: int, name: str, score: float) -> None:  # noqa: ANN001
-    """What `classify` writes, without running the model."""
-    with ctx.catalog.session() as s:
-        tag_id = s.scalar(select(Tag.id).where(Tag.name == name))
-        if tag_id is None:
-            tag = Tag(name=name)
-            s.add(tag)
-            s.flush()
-            tag_id = tag.id
-        s.add(ImageTag(image_id=image_id, tag_id=tag_id, source=TagSource.MODEL, score=score,
-                       model_key="test"))
 
 
 def state(ctx, image_id: int) -> tuple:  # noqa: ANN001

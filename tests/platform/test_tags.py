@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from daguerre.platform.catalog.models import Image as CatalogImage
-from daguerre.platform.catalog.models import ImageStatus, ImageTag, Tag, TagSource
+from daguerre.platform.catalog.models import ImageStatus
 from daguerre.platform.cli import main
 from daguerre.platform.constants import MAX_NAME_CHARS
 from daguerre.platform.errors import BadInput, NotFound
 from daguerre.platform.services import tags
 from tests.platform.api_fixtures import *  # noqa: F403 - fixtures
+from tests.platform.api_fixtures import model_tag
 
 API = "/api/v1"
 
@@ -27,17 +27,6 @@ def ctx(app):  # noqa: ANN001, ANN201 - the app's Context over a private indexed
     return app.extensions["daguerre"].ctx
 
 
-def model_tag(ctx, image_id: int, name: str, score: float) -> None:  # noqa: ANN001
-    """What `classify` writes, without running the model."""
-    with ctx.catalog.session() as s:
-        tag_id = s.scalar(select(Tag.id).where(Tag.name == name))
-        if tag_id is None:
-            tag = Tag(name=name)
-            s.add(tag)
-            s.flush()
-            tag_id = tag.id
-        s.add(ImageTag(image_id=image_id, tag_id=tag_id, source=TagSource.MODEL, score=score,
-                       model_key="test"))
 
 
 def set_status(ctx, image_id: int, status: ImageStatus) -> None:  # noqa: ANN001

@@ -72,6 +72,19 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def parse_exif_time(value: object) -> datetime | None:
+    """An EXIF date-time (``2024:06:01 12:30:00``, text or bytes, NUL-padded as cameras write
+    it) as a naive datetime, or None when it is not one."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "ignore")
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
 def _capture_time(img: Image.Image) -> datetime | None:
     try:
         exif = img.getexif()
@@ -84,16 +97,7 @@ def _capture_time(img: Image.Image) -> datetime | None:
     except Exception:  # noqa: BLE001
         pass
     candidates.append(exif.get(_DATETIME))
-    for value in candidates:
-        if isinstance(value, bytes):
-            value = value.decode("ascii", "ignore")
-        if not isinstance(value, str):
-            continue
-        try:
-            return datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
-        except ValueError:
-            continue
-    return None
+    return next((t for t in map(parse_exif_time, candidates) if t is not None), None)
 
 
 def _oriented_size(img: Image.Image, size: tuple[int, int]) -> tuple[int, int]:

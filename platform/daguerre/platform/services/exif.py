@@ -15,8 +15,9 @@ import math
 import os
 import warnings
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
+
+from daguerre.indexer.decode import parse_exif_time
 
 # Tag numbers (EXIF 2.32). The base IFD (IFD0):
 _MAKE, _MODEL, _ORIENTATION, _SOFTWARE, _DATETIME = 0x010F, 0x0110, 0x0112, 0x0131, 0x0132
@@ -69,12 +70,8 @@ def _whole(value: Any) -> int | None:
 
 def _taken_at(value: Any, offset: Any) -> str | None:
     """``2024:06:01 12:30:00`` (plus ``+02:00`` when the camera wrote its offset) as ISO 8601."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        when = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
-    except ValueError:
+    when = parse_exif_time(value)
+    if when is None:
         return None
     out = when.isoformat()
     zone = _text(offset)

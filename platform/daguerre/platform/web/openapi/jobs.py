@@ -124,44 +124,26 @@ def new_job() -> dict[str, Any]:
 
 
 def generation_paths() -> dict[str, Any]:
-    """``POST /generate``, ``/translate`` ... ``/restore``: one generator job each."""
-    job = {"$ref": "#/components/schemas/Job"}
-    err = {"$ref": "#/components/schemas/Error"}
-    texts = {"400": "Bad input; the message (and `field`) name what was wrong.",
-             "401": "Missing, invalid or revoked token.",
-             "404": "An image, library or tag that does not exist.",
-             "413": "Request body over the upload limit.",
-             "415": "Wrong request content type.",
-             "503": "The job system is not available."}
+    """``POST /generate``, ``/translate`` ... ``/restore``: one generator job each; and
+    ``POST /masks``, where a painted mask is stored for them."""
     paths: dict[str, Any] = {}
     for kind in OPERATIONS:
-        responses = {"202": {"description": "The queued job; its result lists the outputs",
-                             "content": {"application/json": {"schema": job}}}}
-        responses.update({code: {"description": text,
-                                 "content": {"application/json": {"schema": err}}}
-                          for code, text in texts.items()})
-        paths[f"/{kind}"] = {"post": {
-            "summary": SUMMARIES[kind], "tags": ["generation"], "responses": responses,
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": request_schema(kind)}}},
-        }}
-    paths["/masks"] = {"post": {
-        "summary": "Store a mask (white = repaint) for an inpaint or restore job",
-        "tags": ["generation"],
-        "responses": {
-            "201": {"description": "The stored mask's SHA-256, to pass as a job's `mask`",
-                    "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["mask"],
-                        "properties": {"mask": {"type": "string",
-                                                "pattern": "^[0-9a-f]{64}$"}}}}}},
-            **{code: {"description": texts[code],
-                      "content": {"application/json": {"schema": err}}}
-               for code in ("400", "401", "413", "415")}},
-        "requestBody": {"required": True, "content": {"multipart/form-data": {
+        paths[f"/{kind}"] = {"post": operation(SUMMARIES[kind], {
+            "202": json_response(ref("Job"), "The queued job; its result lists the outputs"),
+            **errors(400, 401, 404, 413, 415, 503)},
+            body={"required": True, "content": {"application/json": {
+                "schema": request_schema(kind)}}}, tag="generation")}
+    paths["/masks"] = {"post": operation(
+        "Store a mask (white = repaint) for an inpaint or restore job", {
+            "201": json_response({"type": "object", "required": ["mask"], "properties": {
+                "mask": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+                "The stored mask's SHA-256, to pass as a job's `mask`"),
+            **errors(400, 401, 413, 415)},
+        body={"required": True, "content": {"multipart/form-data": {
             "schema": {"type": "object", "required": ["mask"], "properties": {
                 "mask": {"type": "string", "format": "binary",
                          "description": "an image of the input's size (PNG, JPEG ...); "
                                         "white = repaint, black = keep"}}},
             "encoding": {"mask": {"contentType": IMAGE_TYPES}}}}},
-    }}
+        tag="generation")}
     return paths

@@ -27,8 +27,6 @@ bp = Blueprint("boards_page", __name__)
 PAGE_SIZE = 48
 
 
-
-
 @bp.get("/boards")
 @requires("viewer")
 def boards() -> str:

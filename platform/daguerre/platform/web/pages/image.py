@@ -44,8 +44,6 @@ CREATE_KINDS: tuple[tuple[str, str], ...] = (("translate", "Translate"), ("edit"
 MAX_DERIVED = 48
 
 
-
-
 def file_size(size: int | None) -> str:
     """``2.4 MB``, ``812 KB``, ``93 bytes``: a file's size as people read it (powers of 1000)."""
     if size is None:
@@ -79,21 +77,6 @@ def _parents(record: dict[str, Any]) -> list[int]:
                               if r["parent_id"] is not None))
 
 
-def _derived(image_id: int, derived: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The images made from ``image_id`` with the parameters each was made with (from the
-    child's own lineage row to this parent)."""
-    ctx = get_context()
-    out = []
-    for d in derived[:MAX_DERIVED]:
-        try:
-            child = images_svc.get_image(ctx, d["image_id"])
-        except NotFound:
-            continue
-        params = next((r["params"] for r in child["lineage"] if r["parent_id"] == image_id), {})
-        out.append({**d, "params": params, "review_state": child["review_state"]})
-    return out
-
-
 def _exif(image_id: int) -> tuple[list[tuple[str, str]], str | None]:
     """(label, words) of the original's EXIF, and a note when there is nothing to show."""
     try:
@@ -119,7 +102,7 @@ def image(image_id: int) -> str:
     can_curate = caller_may("curator")
     return render_template(
         "image.html", api_prefix=PREFIX, image=record, tags=tag_rows(record["tags"]),
-        parents=_parents(record), derived=_derived(image_id, record["derived"]),
+        parents=_parents(record), derived=images_svc.derived_details(get_context(), image_id, MAX_DERIVED),
         more_derived=max(0, len(record["derived"]) - MAX_DERIVED),
         exif=exif_rows, exif_note=exif_note, size=file_size(record["size"]),
         can_curate=can_curate, create_kinds=CREATE_KINDS,

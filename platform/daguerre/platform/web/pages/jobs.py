@@ -39,8 +39,6 @@ def _service() -> jobs_svc.Jobs:
     return jobs_svc.Jobs(get_context(), send=current_app.config.get("JOB_SENDER"))
 
 
-
-
 def _filters(kinds: list[str]) -> tuple[str | None, str | None, int]:
     """(status, kind, offset) from the query string; a value that is none of the known ones is
     a 400 that names it, as the API's would be."""

@@ -30,8 +30,6 @@ KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-
-
 @bp.get("/review")
 @requires("viewer")
 def review() -> str:

@@ -54,8 +54,6 @@ SYNTAX: tuple[tuple[str, str], ...] = (
 CARRIED = ("q", "like", "image", "sort", "limit", "min_score")
 
 
-
-
 def _args() -> dict[str, str]:
     """The query string without empty values (an unset filter in the panel's form is sent as
     ``name=``, which means "any")."""

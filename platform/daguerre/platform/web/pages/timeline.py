@@ -30,8 +30,6 @@ bp = Blueprint("timeline_page", __name__)
 PAGE_SIZE = 60
 
 
-
-
 def _query(**extra: str | None) -> dict[str, str]:
     """The filters and jump date of this request, with ``extra`` set (``None`` drops one)."""
     out = filter_values(request.args)
