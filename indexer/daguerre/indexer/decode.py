@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 36867
 _DATETIME_DIGITIZED = 36868
 _DATETIME = 306
+
+
+# Pillow reports a possible decompression bomb at open time as a warning (between the limit and
+# twice it), which decode_bytes turns into an error. The warning filters are process-wide and
+# decode threads share them (pipeline.py): one lock around the open, a header read of
+# microseconds, keeps one thread's restored filters from unarming another's.
+_OPEN_LOCK = threading.Lock()
 
 
 class DecodeError(Exception):
@@ -146,49 +154,61 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+# What Pillow raises on a file it cannot open or decode; _failure words each as a stored reason.
+_PILLOW_ERRORS = (Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
+                  SyntaxError, ValueError, EOFError, MemoryError)
+
+
+def _failure(exc: BaseException) -> DecodeError:
+    if isinstance(exc, Image.DecompressionBombError | Image.DecompressionBombWarning):
+        return DecodeError(f"decompression bomb refused: {exc}")
+    if isinstance(exc, UnidentifiedImageError):
+        return DecodeError("not a recognised image format")
+    if isinstance(exc, MemoryError):
+        return DecodeError("image too large to decode in memory")
+    msg = str(exc) or type(exc).__name__
+    if "truncated" in msg:
+        msg = f"truncated image ({msg})"
+    return DecodeError(f"corrupt image: {msg}")
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Pillow's open (a header read), with its decompression-bomb warning made an error."""
+    with _OPEN_LOCK, warnings.catch_warnings():
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        # Pillow only warns between the limit and twice the limit: refuse those too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(data))
+
+
 def decode_bytes(data: bytes, path: str, options: DecodeOptions, *, mtime: float = 0.0) -> Decoded:
     """Decode an image held in memory; see :func:`decode_file`."""
     if not data:
         raise DecodeError("empty file (0 bytes)")
     sha = hashlib.sha256(data).hexdigest()
-    Image.MAX_IMAGE_PIXELS = options.max_pixels
-    with warnings.catch_warnings():
-        # Pillow only warns between the limit and twice the limit: refuse those too.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data))
-            fmt = (img.format or "").upper()
-            full_size = _oriented_size(img, img.size)
-            if options.max_pixels and full_size[0] * full_size[1] > options.max_pixels:
-                raise DecodeError(
-                    f"decompression bomb refused: {full_size[0]}x{full_size[1]} pixels is over "
-                    f"the limit of {options.max_pixels}")
-            captured = _capture_time(img)
-            if options.draft and fmt == "JPEG":
-                # Ask for at least what the model (shorter side) and thumbnail (longer side)
-                # need; libjpeg picks the largest DCT reduction that still covers it.
-                w, h = img.size
-                need = max(options.model_size,
-                           options.thumbnail_size * min(w, h) / max(w, h, 1))
-                scale = max(need * options.draft_slack / min(w, h), 1e-9)
-                img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
-            img.seek(0)  # first frame of GIFs and multi-page TIFFs
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            rgb = to_rgb(img)
-        except DecodeError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DecodeError(f"decompression bomb refused: {exc}") from None
-        except UnidentifiedImageError:
-            raise DecodeError("not a recognised image format") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            msg = str(exc) or type(exc).__name__
-            if "truncated" in msg:
-                msg = f"truncated image ({msg})"
-            raise DecodeError(f"corrupt image: {msg}") from None
-        except MemoryError:
-            raise DecodeError("image too large to decode in memory") from None
+    try:
+        img = _open(data, options.max_pixels)
+        fmt = (img.format or "").upper()
+        full_size = _oriented_size(img, img.size)
+        if options.max_pixels and full_size[0] * full_size[1] > options.max_pixels:
+            raise DecodeError(
+                f"decompression bomb refused: {full_size[0]}x{full_size[1]} pixels is over "
+                f"the limit of {options.max_pixels}")
+        captured = _capture_time(img)
+        if options.draft and fmt == "JPEG":
+            # Ask for at least what the model (shorter side) and thumbnail (longer side)
+            # need; libjpeg picks the largest DCT reduction that still covers it.
+            w, h = img.size
+            need = max(options.model_size,
+                       options.thumbnail_size * min(w, h) / max(w, h, 1))
+            scale = max(need * options.draft_slack / min(w, h), 1e-9)
+            img.draft("RGB", (int(np.ceil(w * scale)), int(np.ceil(h * scale))))
+        img.seek(0)  # first frame of GIFs and multi-page TIFFs
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        rgb = to_rgb(img)
+    except _PILLOW_ERRORS as exc:
+        raise _failure(exc) from None
     pixels = options.pixel_stage(rgb) if options.pixel_stage is not None else None
     thumb = _thumbnail(rgb, options.thumbnail_size)
     # The DCT hash looks at a 32x32 grey version: computed from the thumbnail it costs a tenth

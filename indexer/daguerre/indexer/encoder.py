@@ -61,6 +61,10 @@ class ClipEncoder:
     spec: ClipSpec
     pixel_stage: PixelStage = field(init=False)
     dim: int = field(init=False)
+    #: Batches indexing may run at once (torch parallelises one batch itself) and the batch
+    #: size it uses unless told otherwise (see pipeline.embed_files).
+    streams: int = field(default=1, init=False)
+    preferred_batch: int = field(default=32, init=False)
     _mean: torch.Tensor = field(init=False, repr=False)
     _std: torch.Tensor = field(init=False, repr=False)
 

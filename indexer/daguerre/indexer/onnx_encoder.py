@@ -9,6 +9,7 @@ model is not built: a process that loads the ONNX model skips reading the torch 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,13 @@ class OnnxClipEncoder:
     runtime: str = field(default="onnx", init=False)
     pixel_stage: PixelStage = field(init=False)
     dim: int = field(init=False)
+    # Indexing runs ``streams`` batches at once, each on one thread of the image tower, instead
+    # of one batch on ``threads`` intra-op threads: no barrier between the threads of an
+    # operator, so the cores stay busy (model only, ViT-B-32 int8 on two cores: 92 against 84
+    # images/s) and the decode threads fill the gaps. Batches of 8 cost the same per image as
+    # 32 on ONNX Runtime's CPU provider and keep the pipeline's fill and drain short.
+    streams: int = field(init=False)
+    preferred_batch: int = field(default=8, init=False)
     tokenizer: Any = field(init=False, repr=False)
     _meta: dict[str, Any] = field(init=False, repr=False)
     _image: Any = field(init=False, repr=False)
@@ -79,12 +87,15 @@ class OnnxClipEncoder:
         self._scale = (1.0 / (255.0 * std_arr)).reshape(1, 3, 1, 1)
         self._mean = (np.asarray(mean, dtype=np.float32) / std_arr).reshape(1, 3, 1, 1)
         self.tokenizer = open_clip.get_tokenizer(self._meta["arch"])
-        opts = session_options(self.threads)
         providers = ["CPUExecutionProvider"]
-        self._image = ort.InferenceSession(str(self.directory / IMAGE_FILE), opts,
-                                           providers=providers)
-        self._text = ort.InferenceSession(str(self.directory / TEXT_FILE), opts,
-                                          providers=providers)
+        self.streams = self.threads or len(os.sched_getaffinity(0))
+        # InferenceSession.run is safe to call from several threads at once.
+        self._image = ort.InferenceSession(str(self.directory / IMAGE_FILE),
+                                           session_options(1), providers=providers)
+        # A text query is one short sequence: its latency is what a search waits for, so the
+        # text tower keeps intra-op threads.
+        self._text = ort.InferenceSession(str(self.directory / TEXT_FILE),
+                                          session_options(self.threads), providers=providers)
         self.dim = int(self._meta["dim"])
 
     @property

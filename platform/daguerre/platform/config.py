@@ -55,8 +55,10 @@ class Settings:
     # Where exported ONNX models are cached; empty: ``home/models/onnx``.
     onnx_cache: str = ""
     broker_url: str = ""  # empty: kombu filesystem transport in ``home``
-    batch_size: int = 32
+    batch_size: int = 0  # images per model batch; 0: the encoder's own (8 ONNX CPU, 32 torch)
     decode_workers: int = 0  # 0: one per core
+    # Decoders are threads (Pillow releases the GIL while decoding); true: worker processes.
+    decode_processes: bool = False
     draft_decode: bool = True
     thumbnail_size: int = 256
     max_image_pixels: int = 89_478_485  # Pillow's decompression-bomb limit

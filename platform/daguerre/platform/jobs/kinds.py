@@ -90,8 +90,10 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
                                         made_by=encoder_runtime(encoder))
         pending.clear()
 
-    results = embed_files(list(by_path), encoder.encode_pixels, options,
-                          batch_size=settings.batch_size, workers=settings.decode_workers)
+    batch = settings.batch_size or encoder.preferred_batch
+    results = embed_files(list(by_path), encoder.encode_pixels, options, batch_size=batch,
+                          workers=settings.decode_workers, processes=settings.decode_processes,
+                          streams=encoder.streams)
     try:
         for item in results:
             done += 1
@@ -100,7 +102,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
                 pending.append((image_id, item.embedding, item.decoded.sha256))
             else:
                 failed.append({"image_id": image_id, "reason": item.reason})
-            if len(pending) >= settings.batch_size:
+            if len(pending) >= batch:
                 flush()
                 handle.progress(done, total)
                 handle.check_canceled()

@@ -48,6 +48,10 @@ from daguerre.platform.services.index_plan import (
 from daguerre.platform.services.progress import CancelFn, ProgressFn
 
 STORE_FLUSH_SECONDS = 30.0  # how often a long run makes its vectors durable
+# Catalog rows are committed every this many embedded files (progress and the cancel flag are
+# still looked at every model batch): a commit is an fsync, which at every batch of 8 cost 5 %
+# of a 12 MP run on two cores.
+COMMIT_EVERY = 64
 
 
 @dataclass
@@ -244,7 +248,8 @@ def _index_library(ctx: Context, lib: Library, root: Path, stack: ExitStack,
 
         # Decode workers boot while the model loads. The model fails here, before anything is
         # written, if its weights are missing.
-        pool = stack.enter_context(DecodePool(ctx.settings.decode_workers))
+        pool = stack.enter_context(DecodePool(ctx.settings.decode_workers,
+                                               processes=ctx.settings.decode_processes))
         encoder = ctx.encoder()
         if known is None or known[0] != encoder.key:  # the loaded model has the last word
             plan = _plan(ctx, lib, encoder.key, ctx.store(encoder), scanned)
@@ -330,8 +335,9 @@ def _embed(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder: Any
     items = {item.file.abspath: item for item in plan.embed}
     total, done, canceled = len(items), 0, False
     last_flush = time.monotonic()
+    batch = settings.batch_size or encoder.preferred_batch
     results = embed_files(list(items), encoder.encode_pixels, decode_options(settings, encoder),
-                          batch_size=settings.batch_size, pool=pool)
+                          batch_size=batch, pool=pool, streams=encoder.streams)
     try:
         for result in results:
             item = items[result.path]
@@ -352,8 +358,9 @@ def _embed(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder: Any
             _apply_decoded(img, d, f.mtime, thumb)
             staged.append((img, result.embedding, d.sha256))
             failures.pop(f.rel, None)
-            if done % settings.batch_size == 0:
+            if len(staged) >= COMMIT_EVERY:
                 commit_staged()
+            if done % batch == 0:
                 progress(done, total, f.rel)
                 if time.monotonic() - last_flush > STORE_FLUSH_SECONDS:
                     flush_store()
