@@ -147,6 +147,9 @@ class Image(Base):
     review_state: Mapped[ReviewState] = mapped_column(_enum(ReviewState, "review_state"),
                                                       default=ReviewState.UNREVIEWED)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    # A generated image's prompt adherence: the cosine between its prompt and the image under
+    # the indexing model (the "CLIP score"). NULL for images no prompt made.
+    adherence: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -225,6 +228,49 @@ class ImageTag(Base):
 
     image: Mapped[Image] = relationship(back_populates="tags")
     tag: Mapped[Tag] = relationship()
+
+
+class SuggestionState(enum.StrEnum):
+    PENDING = "pending"  # proposed by a tag's classifier, waiting for a person
+    REFUSED = "refused"  # a person said no: a negative example from now on
+
+
+class TagSuggestion(Base):
+    """A tag a classifier proposes for an image (``source: suggested`` in the API). It is not a
+    tag until a person confirms it, which moves it to ``image_tags``; a refusal stays here as a
+    negative example for the next training. Kept apart from ``image_tags`` so that nothing that
+    reads tags (filters, export, duplicates) can mistake a guess for a tag."""
+
+    __tablename__ = "tag_suggestions"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"),
+                                        primary_key=True, index=True)
+    state: Mapped[SuggestionState] = mapped_column(_enum(SuggestionState, "suggestion_state"),
+                                                   default=SuggestionState.PENDING)
+    probability: Mapped[float | None] = mapped_column(Float)
+    model_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+
+
+class TagClassifier(Base):
+    """A tag's few-shot classifier for one embedding model: the fitted parameters as data, the
+    training set's size and date, and a digest of its examples (retrain only when they change)."""
+
+    __tablename__ = "tag_classifiers"
+    __table_args__ = (UniqueConstraint("tag_id", "model_key", name="uq_tag_classifiers_tag_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    model_key: Mapped[str] = mapped_column(String(200))
+    positives: Mapped[int] = mapped_column(Integer)
+    negatives: Mapped[int] = mapped_column(Integer)
+    examples_digest: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Collection(Base):
