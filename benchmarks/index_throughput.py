@@ -19,7 +19,14 @@ from scikit-image, randomly cropped, flipped, colour-shifted and given sensor-li
 
 Targets: 1 MP end-to-end with the default >= 2.2 x torch fp32's; 12 MP end-to-end >= 0.85 x the
 shared-CPU bound cores / (model core-s + decode core-s) with the default's model cost.
-Usage: python benchmarks/index_throughput.py [--small]
+
+``--workers N`` measures instead one library (the 1 MP set) indexed through the job system by
+1, 2, ... N real ``daguerre worker`` processes (embedded broker, SQLite), each given one core of
+its own as a GPU worker is given one GPU: images/s, the ratio to one worker, and the proof that
+every image was embedded exactly once (the chunks' counts add up to the library, no chunk found
+a file already done, one vector and one row per image).
+
+Usage: python benchmarks/index_throughput.py [--small] [--workers N]
 """
 
 from __future__ import annotations
@@ -173,6 +180,101 @@ def end_to_end(paths: list[Path], weights: Path, batch: int, runtime: str, *, cl
     return len(paths) / wall, cli_wall, used
 
 
+def through_workers(paths: list[Path], weights: Path, n_workers: int, chunk: int) -> dict:
+    """Index ``paths``' folder through ``n_workers`` worker processes; figures and the proof."""
+    from sqlalchemy import func, select
+
+    from daguerre.platform.catalog.models import ImageEmbedding
+    from daguerre.platform.config import load_settings
+    from daguerre.platform.context import Context
+    from daguerre.platform.services.jobs import Jobs, chunk_jobs
+    from daguerre.platform.services.libraries import add_library
+    from daguerre.platform.services.workers import live_count
+
+    cores = sorted(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as home:
+        env = {**bench_env(weights, 0, "auto"), "DAGUERRE_HOME": home,
+               "DAGUERRE_ONNX_THREADS": "1", "DAGUERRE_DECODE_WORKERS": "1",
+               "DAGUERRE_INDEX_CHUNK_FILES": str(chunk)}
+        ctx = Context(load_settings(env=env))
+        add_library(ctx, str(paths[0].parent), "bench")
+        procs = []
+        code = "from daguerre.platform.cli import main; main(prog_name='daguerre')"
+        for i in range(n_workers):
+            core = {cores[i % len(cores)]}
+            procs.append(subprocess.Popen(
+                [sys.executable, "-c", code, "worker", "--loglevel", "WARNING"],
+                env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, preexec_fn=lambda c=core: os.sched_setaffinity(0, c)))
+        try:
+            while live_count(ctx, "gpu") < n_workers:
+                time.sleep(0.1)
+            jobs = Jobs(ctx)
+            t0 = time.perf_counter()
+            job_id = jobs.create("index", {"library": "bench"})["id"]
+            while not (job := jobs.get(job_id))["finished"]:
+                time.sleep(0.05)
+            wall = time.perf_counter() - t0
+            assert job["status"] == "succeeded", job
+            chunks = [jobs.get(i) for i in chunk_jobs(ctx, job_id)]
+            with ctx.catalog.session() as s:
+                rows = s.scalar(select(func.count()).select_from(ImageEmbedding))
+                distinct = s.scalar(select(func.count(func.distinct(ImageEmbedding.image_id))))
+            store = ctx.store()
+            return {"workers": n_workers, "images": len(paths), "seconds": wall,
+                    "ips": len(paths) / wall, "chunks": len(chunks),
+                    "chunk_workers": len({c["worker"] for c in chunks}),
+                    "chunk_added": sum(c["result"]["added"] for c in chunks),
+                    "chunk_unchanged": sum(c["result"]["unchanged"] for c in chunks),
+                    "embedding_rows": rows, "distinct_rows": distinct,
+                    "vectors": len(store), "distinct_vectors": len(set(store.ids().tolist()))}
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(30)
+            ctx.close()
+
+
+def workers_main(args: argparse.Namespace) -> None:
+    n1 = 48 if args.small else args.n1
+    OUT.mkdir(parents=True, exist_ok=True)
+    # A library of exactly n1 photos: hard links to the cached set's first n1.
+    folder = OUT / f"workers-1mp-{n1}"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for src in make_set(OUT / "jpeg-1mp", n1, (1152, 864), 1)[:n1]:
+        if not (folder / src.name).exists():
+            os.link(src, folder / src.name)
+        paths.append(folder / src.name)
+    weights = random_vit_b32(OUT)
+    from daguerre.indexer.models import ClipSpec, load_encoder
+
+    # Export (and check) the ONNX model once, before any worker needs it.
+    load_encoder(ClipSpec("ViT-B-32", str(weights)), "cpu", runtime="onnx", precision="int8",
+                 cache_root=OUT / "onnx", notify=print)
+    chunk = args.chunk or max(8, n1 // 10)
+    runs = [through_workers(paths, weights, n, chunk) for n in range(1, args.workers + 1)]
+    print(f"machine: {platform.machine()}, {len(os.sched_getaffinity(0))} cores; one core per "
+          f"worker; ViT-B-32 ONNX int8; {n1} photos of 1 MP; {chunk} files a chunk")
+    print("\nworkers | img/s | x one worker | s | chunks | workers that ran chunks | "
+          "chunks' added (= images) | chunks' already-done | embedding rows (distinct) | "
+          "vectors (distinct)")
+    print("---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---:")
+    for r in runs:
+        once = (r["chunk_added"] == r["images"] and r["chunk_unchanged"] == 0
+                and r["embedding_rows"] == r["distinct_rows"] == r["images"]
+                and r["vectors"] == r["distinct_vectors"] == r["images"])
+        print(f"{r['workers']} | {r['ips']:.1f} | {r['ips'] / runs[0]['ips']:.2f} | "
+              f"{r['seconds']:.1f} | {r['chunks']} | {r['chunk_workers']} | {r['chunk_added']} | "
+              f"{r['chunk_unchanged']} | {r['embedding_rows']} ({r['distinct_rows']}) | "
+              f"{r['vectors']} ({r['distinct_vectors']})")
+        print(f"every image embedded exactly once with {r['workers']} workers: "
+              f"{'yes' if once else 'NO'}")
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--small", action="store_true", help="a quick run with fewer images")
@@ -182,7 +284,14 @@ def main() -> None:
     ap.add_argument("--n12", type=int, default=150, help="12 MP images (default 150)")
     ap.add_argument("--n1", type=int, default=300, help="1 MP images (default 300)")
     ap.add_argument("--no-cli", action="store_true", help="skip the whole-CLI wall times")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="instead: index through 1..N worker processes (the job system)")
+    ap.add_argument("--chunk", type=int, default=0,
+                    help="files per chunk with --workers (default: a tenth of the library)")
     args = ap.parse_args()
+    if args.workers:
+        workers_main(args)
+        return
 
     import torch
 

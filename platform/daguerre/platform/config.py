@@ -57,6 +57,9 @@ class Settings:
     broker_url: str = ""  # empty: kombu filesystem transport in ``home``
     batch_size: int = 0  # images per model batch; 0: the encoder's own (8 ONNX CPU, 32 torch)
     decode_workers: int = 0  # 0: one per core
+    # Files per chunk when an index job spreads over several workers; 0: about a minute of
+    # one worker's work, from the chunks measured so far (jobs/fanout.py).
+    index_chunk_files: int = 0
     # Decoders are threads (Pillow releases the GIL while decoding); true: worker processes.
     decode_processes: bool = False
     draft_decode: bool = True

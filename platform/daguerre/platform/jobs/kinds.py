@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from daguerre.platform.constants import MAX_NAME_CHARS
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, Canceled, NotFound
 from daguerre.platform.jobs.registry import CPU_QUEUE, GPU_QUEUE, Param, job_kind
@@ -37,13 +38,33 @@ def _check_library(ctx: Context, params: dict[str, Any]) -> None:
           params={"library": Param((str, int), required=True,
                                    help="name or id of the library to index")})
 def run_index(ctx: Context, handle: JobHandle) -> dict[str, Any]:
-    """Index one library: scan, embed what changed, mark what vanished (incremental)."""
+    """Index one library: scan, embed what changed, mark what vanished (incremental). With
+    several live workers the embedding is spread over them in chunks (jobs/fanout.py)."""
+    from daguerre.platform.jobs.fanout import JobChunks
     from daguerre.platform.services.indexing import index_library
 
     # The job, not the process, owns the library: a re-delivered job takes its lease back.
     summary = index_library(ctx, handle.params["library"], progress=handle.progress,
-                            should_cancel=handle.should_cancel, owner=f"job-{handle.job_id}")
+                            should_cancel=handle.should_cancel, owner=f"job-{handle.job_id}",
+                            chunks=JobChunks(ctx, handle))
     return summary.as_dict()
+
+
+@job_kind("index_chunk", queue=GPU_QUEUE,
+          params={"library": Param(int, required=True, help="id of the library"),
+                  "parent": Param(int, required=True, help="the index job this chunk is of"),
+                  "owner": Param(str, required=True, max=MAX_NAME_CHARS,
+                                 help="the lease holder of the run that made the chunk"),
+                  "files": Param(list, required=True, item=str, min=1, max=MAX_IMAGE_IDS,
+                                 help="library-relative paths to embed")})
+def run_index_chunk(ctx: Context, handle: JobHandle) -> dict[str, Any]:
+    """Embed some files of a library for an index job spread over workers. Refused (Conflict)
+    unless that job's run still holds the library."""
+    from daguerre.platform.services.index_fanout import index_chunk
+
+    p = handle.params
+    return index_chunk(ctx, p["library"], p["files"], owner=p["owner"],
+                       progress=handle.progress, should_cancel=handle.should_cancel).as_dict()
 
 
 # -- embed ------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, select, update
@@ -46,6 +46,9 @@ from daguerre.platform.services.index_plan import (
     plan_index,
 )
 from daguerre.platform.services.progress import CancelFn, ProgressFn
+
+if TYPE_CHECKING:
+    from daguerre.platform.services.index_fanout import ChunkRunner
 
 STORE_FLUSH_SECONDS = 30.0  # how often a long run makes its vectors durable
 # Catalog rows are committed every this many embedded files (progress and the cancel flag are
@@ -103,17 +106,42 @@ def scan_library(root: Path, *, boundary: Path | None = None
                 continue
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root).replace(os.sep, "/")
-            if os.path.islink(full):
-                target = os.path.realpath(full)
-                if os.path.commonpath([target, fence]) != fence:
-                    refused.append((rel, "symbolic link points outside the library"))
-                    continue
-            try:
-                st = os.stat(full)
-            except OSError as exc:
-                refused.append((rel, f"cannot stat file: {exc.strerror}"))
-                continue
-            files.append(ScannedFile(rel, full, st.st_size, st.st_mtime))
+            found = _stat_file(full, rel, fence)
+            (files if isinstance(found, ScannedFile) else refused).append(found)
+    return files, refused
+
+
+def _stat_file(full: str, rel: str, fence: str) -> ScannedFile | tuple[str, str]:
+    """One file of a library as the scan sees it, or (relpath, reason) when it is refused."""
+    if os.path.islink(full):
+        target = os.path.realpath(full)
+        if os.path.commonpath([target, fence]) != fence:
+            return rel, "symbolic link points outside the library"
+    try:
+        st = os.stat(full)
+    except OSError as exc:
+        return rel, f"cannot stat file: {exc.strerror}"
+    return ScannedFile(rel, full, st.st_size, st.st_mtime)
+
+
+def stat_files(root: Path, rels: Iterable[str]
+               ) -> tuple[list[ScannedFile], list[tuple[str, str]]]:
+    """:func:`scan_library` for listed files only (an index chunk's). A path that leaves the
+    library is refused, as a link out of it is; one that is gone is left out (its row, if any,
+    becomes missing)."""
+    root = root.resolve()
+    fence = str(root)
+    files: list[ScannedFile] = []
+    refused: list[tuple[str, str]] = []
+    for rel in rels:
+        full = os.path.normpath(os.path.join(root, rel))
+        if os.path.commonpath([full, fence]) != fence:
+            refused.append((rel, "path is outside the library"))
+            continue
+        if not os.path.lexists(full):
+            continue
+        found = _stat_file(full, rel, fence)
+        (files if isinstance(found, ScannedFile) else refused).append(found)
     return files, refused
 
 
@@ -168,6 +196,7 @@ def index_library(
     progress: ProgressFn | None = None,
     should_cancel: CancelFn | None = None,
     owner: str | None = None,
+    chunks: ChunkRunner | None = None,
 ) -> IndexSummary:
     """Bring the catalog and the vector store up to date with one library's folder.
 
@@ -178,6 +207,11 @@ def index_library(
     The run plans first, from a stat-only scan and the catalog: the CLIP model and the decode
     workers start only when some file needs embedding, so a run with nothing new costs a scan
     and a few queries (benchmarks/index_idle.py).
+
+    ``chunks``: how a job spreads the embedding over workers (index_fanout.py). When it asks
+    for it, the files to embed are split into chunks that any worker runs; the run plans,
+    applies the row changes and waits for the chunks under its lease. Without it (the CLI, or
+    a job on a single worker) this process embeds everything itself.
     """
     from daguerre.platform.services.indexing_lease import indexing_lease
 
@@ -190,7 +224,9 @@ def index_library(
                        field="library", value=library)
     # The lease is taken first, so a refused run (Conflict) writes nothing.
     with indexing_lease(ctx.catalog, lib.id, owner), ExitStack() as stack:
-        return _index_library(ctx, lib, root, stack, progress, should_cancel, started)
+        if chunks is not None:
+            chunks.resume(lib.id)  # chunks left by an earlier attempt of this run end first
+        return _index_library(ctx, lib, root, stack, progress, should_cancel, started, chunks)
 
 
 def _configured_vectors(ctx: Context) -> tuple[str, Any] | None:
@@ -213,10 +249,10 @@ def _configured_vectors(ctx: Context) -> tuple[str, Any] | None:
     return key, store
 
 
-def _plan(ctx: Context, lib: Library, model_key: str, store: Any,
-          scanned: list[ScannedFile]) -> IndexPlan:
+def plan_run(ctx: Context, lib: Library, model_key: str, store: Any,
+             scanned: list[ScannedFile], *, only: list[str] | None = None) -> IndexPlan:
     """Read what the plan needs (catalog rows, embedded ids, stored ids) and make it; ``store``
-    None: the model has no vectors yet."""
+    None: the model has no vectors yet. ``only``: plan these paths alone (an index chunk)."""
     from daguerre.indexer.decode import sha256_file
 
     def hash_file(f: ScannedFile) -> str | None:
@@ -225,23 +261,45 @@ def _plan(ctx: Context, lib: Library, model_key: str, store: Any,
         except OSError:  # vanished or unreadable since the scan: treated as changed
             return None
 
+    columns = (Image.id, Image.path, Image.size, Image.mtime, Image.sha256, Image.status)
     with ctx.catalog.session() as s:
-        rows = [CatalogRow(*r) for r in s.execute(
-            select(Image.id, Image.path, Image.size, Image.mtime, Image.sha256, Image.status)
-            .where(Image.library_id == lib.id))]
-        embedded = set(s.scalars(
-            select(ImageEmbedding.image_id).join(Image).where(
-                Image.library_id == lib.id, ImageEmbedding.model_key == model_key)))
+        if only is None:
+            rows = [CatalogRow(*r) for r in s.execute(
+                select(*columns).where(Image.library_id == lib.id))]
+        else:
+            rows = []
+            for start in range(0, len(only), 500):  # bounded IN lists (SQLite's parameters)
+                rows += [CatalogRow(*r) for r in s.execute(select(*columns).where(
+                    Image.library_id == lib.id, Image.path.in_(only[start:start + 500])))]
+        ids = [r.id for r in rows]
+        embedded: set[int] = set()
+        for start in range(0, len(ids), 500) if only is not None else [None]:
+            query = (select(ImageEmbedding.image_id).join(Image)
+                     .where(Image.library_id == lib.id, ImageEmbedding.model_key == model_key))
+            if start is not None:
+                query = query.where(ImageEmbedding.image_id.in_(ids[start:start + 500]))
+            embedded.update(s.scalars(query))
     stored = set(store.ids().tolist()) if store is not None else set()
     return plan_index(scanned, rows, embedded=embedded, stored=stored, hash_file=hash_file)
 
 
 def _index_library(ctx: Context, lib: Library, root: Path, stack: ExitStack,
                    progress: ProgressFn | None, should_cancel: CancelFn | None,
-                   started: float) -> IndexSummary:
+                   started: float, chunks: ChunkRunner | None) -> IndexSummary:
     scanned, refused = scan_library(root)
     known = _configured_vectors(ctx)
-    plan = _plan(ctx, lib, *known, scanned) if known is not None else None
+    plan = plan_run(ctx, lib, *known, scanned) if known is not None else None
+    if chunks is not None:
+        if known is None:  # only the loaded model can tell what needs embedding
+            encoder = ctx.encoder()
+            known = encoder.key, ctx.store(encoder)
+            plan = plan_run(ctx, lib, *known, scanned)
+        size = chunks.chunk_files() if plan.embed else None
+        if size is not None and len(plan.embed) > size:
+            from daguerre.platform.services.index_fanout import index_in_chunks
+
+            return index_in_chunks(ctx, lib, plan, refused, known, chunks, size,
+                                   progress or (lambda done, total, msg: None), started)
     encoder, pool = None, None
     if plan is None or plan.embed:
         from daguerre.indexer.pipeline import DecodePool
@@ -252,7 +310,7 @@ def _index_library(ctx: Context, lib: Library, root: Path, stack: ExitStack,
                                                processes=ctx.settings.decode_processes))
         encoder = ctx.encoder()
         if known is None or known[0] != encoder.key:  # the loaded model has the last word
-            plan = _plan(ctx, lib, encoder.key, ctx.store(encoder), scanned)
+            plan = plan_run(ctx, lib, encoder.key, ctx.store(encoder), scanned)
         store = ctx.store(encoder)
     else:
         store = known[1]
@@ -263,9 +321,9 @@ def _index_library(ctx: Context, lib: Library, root: Path, stack: ExitStack,
 
     failures: dict[str, str] = dict(refused)
     with ctx.catalog.session() as s:
-        _apply_row_changes(s, plan, summary)
+        apply_row_changes(s, plan, summary)
         if encoder is not None:
-            done, canceled = _embed(ctx, s, lib, plan, encoder, store, pool, failures, summary,
+            done, canceled = embed_plan(ctx, s, lib, plan, encoder, store, pool, failures, summary,
                                     progress, should_cancel or (lambda: False))
         else:  # nothing to embed: only the vectors of vanished files leave the store
             save_embeddings(store, s, known[0], [], remove=plan.drop_vectors)
@@ -288,7 +346,7 @@ def _index_library(ctx: Context, lib: Library, root: Path, stack: ExitStack,
     return summary
 
 
-def _apply_row_changes(s: Session, plan: IndexPlan, summary: IndexSummary) -> None:
+def apply_row_changes(s: Session, plan: IndexPlan, summary: IndexSummary) -> None:
     """The plan's row-only changes: vanished rows missing, new mtimes, moved paths."""
     # By primary key in executemany batches, not one SELECT per row: a library copied to a new
     # disk touches every file.
@@ -306,7 +364,7 @@ def _apply_row_changes(s: Session, plan: IndexPlan, summary: IndexSummary) -> No
     s.commit()
 
 
-def _embed(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder: Any, store: Any,
+def embed_plan(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder: Any, store: Any,
            pool: Any, failures: dict[str, str], summary: IndexSummary, progress: ProgressFn,
            should_cancel: CancelFn) -> tuple[int, bool]:
     """Decode and embed the plan's files, writing rows, thumbnails and vectors as they come;

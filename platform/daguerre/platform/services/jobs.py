@@ -8,7 +8,8 @@ job is kept, marked unsent, and the next sweep of any worker sends it: nothing i
 Cancel semantics: a queued job becomes ``canceled`` at once and never starts (its message, when
 it arrives, finds nothing to claim); a running job gets ``cancel_requested`` and its worker ends
 it ``canceled`` at the next batch; a finished job is returned unchanged (cancel is idempotent, so
-a double click is harmless). Only the named job's row is touched.
+a double click is harmless). Only the named job's row is touched, and those of its chunks when
+it is an index job spread over workers (jobs/fanout.py): canceling the run stops them all.
 
 Clearing finished jobs (:meth:`Jobs.clear_finished`) deletes the rows of jobs that finished
 (succeeded, failed, canceled) by the given time. What they made stays: their output images are
@@ -47,6 +48,17 @@ CHUNK = 500
 def kinds() -> list[str]:
     """The names of every registered job kind, sorted (the dashboard's kind filter)."""
     return sorted(load_kinds())
+
+
+def chunk_jobs(ctx: Context, parent_id: int, *, unfinished_only: bool = False) -> list[int]:
+    """The ids of an index job's chunk jobs (jobs/fanout.py), oldest first."""
+    query = (select(Job.id).where(Job.kind == "index_chunk",
+                                  Job.params["parent"].as_integer() == parent_id)
+             .order_by(Job.id))
+    if unfinished_only:
+        query = query.where(Job.status.in_(UNFINISHED))
+    with ctx.catalog.session() as s:
+        return list(s.scalars(query))
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
@@ -139,21 +151,24 @@ class Jobs:
             return [job_to_dict(j) for j in s.scalars(query)]
 
     def cancel(self, job_id: int) -> dict[str, Any]:
-        """Cancel one job (see the module docstring); returns it as it is now."""
+        """Cancel one job (see the module docstring), and the chunks of an index job with it;
+        returns it as it is now."""
         with self.ctx.catalog.session() as s:
-            now = database_now(s)
             self._row(s, job_id)
-            # queued -> canceled at once; the compare-and-set loses to a worker's claim.
-            done = s.execute(
-                update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-                .values(status=JobStatus.CANCELED, cancel_requested=True, finished_at=now,
-                        message="canceled before it started")
-                .execution_options(synchronize_session=False)).rowcount
-            if not done:
-                s.execute(
-                    update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-                    .values(cancel_requested=True, message="cancel requested")
-                    .execution_options(synchronize_session=False))
+        for one in [job_id, *chunk_jobs(self.ctx, job_id, unfinished_only=True)]:
+            with self.ctx.catalog.session() as s:
+                now = database_now(s)
+                # queued -> canceled at once; the compare-and-set loses to a worker's claim.
+                done = s.execute(
+                    update(Job).where(Job.id == one, Job.status == JobStatus.QUEUED)
+                    .values(status=JobStatus.CANCELED, cancel_requested=True, finished_at=now,
+                            message="canceled before it started")
+                    .execution_options(synchronize_session=False)).rowcount
+                if not done:
+                    s.execute(
+                        update(Job).where(Job.id == one, Job.status == JobStatus.RUNNING)
+                        .values(cancel_requested=True, message="cancel requested")
+                        .execution_options(synchronize_session=False))
         return self.get(job_id)
 
     def retry(self, job_id: int) -> dict[str, Any]:

@@ -136,3 +136,8 @@ def list_workers(ctx: Context, now: datetime | None = None) -> list[dict[str, An
 def live_for(ctx: Context, queue: str, now: datetime | None = None) -> bool:
     """Whether a live worker consumes ``queue`` (a job sent there will be picked up)."""
     return any(w["alive"] and queue in w["queues"] for w in list_workers(ctx, now))
+
+
+def live_count(ctx: Context, queue: str, now: datetime | None = None) -> int:
+    """How many live workers consume ``queue`` (an index job spreads over them)."""
+    return sum(1 for w in list_workers(ctx, now) if w["alive"] and queue in w["queues"])
