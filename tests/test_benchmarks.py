@@ -32,6 +32,10 @@ RUNS = {
     "job_overhead": (["--jobs", "10", "--latency-jobs", "3", "--no-api"], "succeeded"),
     "index_idle": (["--files", "300", "--runs", "2"], "nothing changed"),
     "clip_runtime_quality": (["--per-pair", "2"], "precision@10"),
+    "fewshot_tags": (["--per-class", "4", "--target-size", "30", "--positives", "5,10",
+                      "--trials", "1", "--no-compare"], "precision@20"),
+    "search_cutoff": (["--libraries", "1", "--per-pair-max", "6"], "best fixed"),
+    "provenance_costs": (["--mib", "8", "--no-clip"], "model hash"),
 }
 
 

@@ -37,7 +37,9 @@ def test_weights_free_recipe_improves_a_damaged_photo(damaged_pair):
         "detect": "morphology", "inpaint": "telea", "levels": "percentile stretch (levels)",
         "denoise": "nlm",
     }
-    assert parse_parameters(result.image.info["parameters"])["Inpaint"] == "telea"
+    # A1111's post-processing line (its Extras tab); no `parameters`: the source had none.
+    assert parse_parameters(result.image.info["postprocessing"])["Postprocess inpaint"] == "telea"
+    assert "parameters" not in result.image.info
     assert result.image.info["daguerre"]["operation"] == "restore"
 
 

@@ -226,7 +226,9 @@ def test_batch_restore_fails_a_corrupt_image_alone_and_keeps_originals(env):
     for out in result["outputs"]:
         with PILImage.open(out["path"]) as im:
             assert json.loads(im.text["daguerre"])["operation"] == "restore"
-            assert "Detect: morphology" in im.text["parameters"]
+            # A1111's post-processing line; a photo had no generation parameters to keep.
+            assert "Postprocess damage detection: morphology" in im.text["postprocessing"]
+            assert "parameters" not in im.text
     assert {p: sha(p) for p in env.paths} == before
     rows = output_rows(env.ctx, job["id"])
     assert len(rows) == 2 and all(r.origin == "generated" for r in rows)

@@ -20,13 +20,13 @@ from daguerre.platform.catalog.models import ImageEmbedding
 from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.services.jobs import Jobs, chunk_jobs
-from tests.support.images import noise_image
 from tests.platform.test_jobs_worker import (
     Stack,
     _outer_env,
     assert_indexed_once,
     write_library,
 )
+from tests.support.images import noise_image
 
 LEASE = 3
 

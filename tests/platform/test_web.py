@@ -43,6 +43,7 @@ def test_app_starts_without_loading_torch(clip_env) -> None:  # noqa: ANN001
 SCREENS = {"/": 'id="timeline"', "/search": 'id="search-q"', "/boards": "Boards",
            "/review": "review-grid", "/duplicates": "Duplicates", "/create": "create",
            "/jobs": "jobs", "/libraries": "libraries", "/settings": "Settings",
+           "/suggestions": "Suggestions",
            "/images/1": "Image #1"}
 
 

@@ -1,8 +1,14 @@
 """Output metadata: AUTOMATIC1111's ``parameters`` text chunk and a JSON provenance chunk in PNGs.
 
-The ``parameters`` chunk is written exactly as AUTOMATIC1111 writes it, so Civitai, ComfyUI, InvokeAI
-and A1111's own "PNG Info" tab read our outputs; the ``daguerre`` chunk carries the full provenance
-(operation, model, every parameter, versions) that the platform's lineage also records.
+The ``parameters`` chunk is written exactly as AUTOMATIC1111 writes it, so Civitai, ComfyUI,
+InvokeAI, sd-parsers and A1111's own "PNG Info" tab read our outputs; the ``daguerre`` chunk
+carries the full provenance (operation, model, every parameter, versions) that the platform's
+lineage also records.
+
+A post-processed output (a restore, an x4 upscale) also carries what A1111's "Extras" tab writes:
+its steps and settings as one ``Key: value, ...`` line (``Postprocess upscale by: 4, Postprocess
+upscaler: ...``) in a ``postprocessing`` chunk and again in an ``extras`` chunk, beside the
+``parameters`` of the image it was made from when that had some (A1111 keeps them).
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from typing import Any
 
 PARAMETERS_KEY = "parameters"
 PROVENANCE_KEY = "daguerre"
+# A1111's post-processing ("Extras") writes its infotext under both names (modules/postprocessing.py
+# sets image.info["postprocessing"]; images.save_image adds it as the "extras" section).
+POSTPROCESSING_KEY = "postprocessing"
+EXTRAS_KEY = "extras"
 
 # AUTOMATIC1111's own expressions (modules/infotext_utils.py): a key, a colon, then either a JSON
 # string (which may hold commas) or everything up to the next comma.
@@ -54,8 +64,10 @@ def a1111_fields(
     *, steps: int | None, sampler: str | None, guidance_scale: float | None, seed: int | None,
     width: int | None, height: int | None, model: str | None, strength: float | None = None,
     image_guidance_scale: float | None = None, extra: Mapping[str, Any] | None = None,
+    model_hash: str | None = None,
 ) -> dict[str, Any]:
-    """The generation fields in A1111's order and spelling."""
+    """The generation fields in A1111's order and spelling (``Model hash`` before ``Model``,
+    as A1111 writes them)."""
     fields: dict[str, Any] = {
         "Steps": steps,
         "Sampler": sampler,
@@ -63,12 +75,21 @@ def a1111_fields(
         "Image CFG scale": image_guidance_scale,
         "Seed": seed,
         "Size": f"{width}x{height}" if width and height else None,
+        "Model hash": model_hash,
         "Model": model,
         "Denoising strength": strength,
     }
     if extra:
         fields.update(extra)
     return fields
+
+
+def format_postprocessing(fields: Mapping[str, Any]) -> str:
+    """A1111's post-processing infotext: ``Key: value`` pairs joined by ``, `` (a key equal to
+    its value is written alone, ``None`` values are left out, values quoted as in
+    :func:`quote`)."""
+    return ", ".join(k if k == v else f"{k}: {quote(v)}" for k, v in fields.items()
+                     if v is not None)
 
 
 def parse_parameters(text: str) -> dict[str, str]:
@@ -109,13 +130,17 @@ def parse_parameters(text: str) -> dict[str, str]:
     return result
 
 
-def pnginfo(parameters: str | None, provenance: Mapping[str, Any] | None) -> Any:
+def pnginfo(parameters: str | None, provenance: Mapping[str, Any] | None,
+            postprocessing: str | None = None) -> Any:
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     if parameters:
         # add_text writes tEXt when the text is Latin-1 and iTXt (UTF-8) otherwise, as A1111 does.
         info.add_text(PARAMETERS_KEY, parameters)
+    if postprocessing:
+        info.add_text(POSTPROCESSING_KEY, postprocessing)
+        info.add_text(EXTRAS_KEY, postprocessing)
     if provenance is not None:
         info.add_text(PROVENANCE_KEY, json.dumps(provenance, sort_keys=True, ensure_ascii=True))
     return info
@@ -123,16 +148,19 @@ def pnginfo(parameters: str | None, provenance: Mapping[str, Any] | None) -> Any
 
 def save_png(
     image: Any, path: str | os.PathLike[str], parameters: str | None = None,
-    provenance: Mapping[str, Any] | None = None,
+    provenance: Mapping[str, Any] | None = None, postprocessing: str | None = None,
 ) -> Path:
-    """Write ``image`` as PNG with both chunks, atomically (temp file, fsync, rename).
+    """Write ``image`` as PNG with its chunks, atomically (temp file, fsync, rename).
 
-    Without explicit ``parameters``/``provenance`` it uses those the generator attached to
-    ``image.info`` (every image a pipeline or ``restore`` returns has them).
+    Without explicit ``parameters``/``provenance``/``postprocessing`` it uses those the
+    generator attached to ``image.info`` (every image a pipeline or ``restore`` returns has
+    them).
     """
     path = Path(path)
     if parameters is None:
         parameters = image.info.get(PARAMETERS_KEY)
+    if postprocessing is None:
+        postprocessing = image.info.get(POSTPROCESSING_KEY)
     if provenance is None:
         raw = image.info.get(PROVENANCE_KEY)
         provenance = json.loads(raw) if isinstance(raw, str) else raw
@@ -141,7 +169,7 @@ def save_png(
     try:
         os.fchmod(fd, _new_file_mode())  # mkstemp's 0600 would hide outputs from other users
         with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG", pnginfo=pnginfo(parameters, provenance))
+            image.save(fh, format="PNG", pnginfo=pnginfo(parameters, provenance, postprocessing))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -163,12 +191,17 @@ def _new_file_mode() -> int:
     return 0o644
 
 
-def read_png_metadata(path: str | os.PathLike[str]) -> tuple[str | None, dict[str, Any] | None]:
-    """``(parameters text, provenance dict)`` from a PNG; ``None`` for a chunk that is absent."""
+def read_png_text(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Every text chunk of a PNG (``parameters``, ``postprocessing``, ``daguerre``, ...)."""
     from PIL import Image
 
     with Image.open(path) as im:
-        text = dict(getattr(im, "text", {}) or {})
+        return dict(getattr(im, "text", {}) or {})
+
+
+def read_png_metadata(path: str | os.PathLike[str]) -> tuple[str | None, dict[str, Any] | None]:
+    """``(parameters text, provenance dict)`` from a PNG; ``None`` for a chunk that is absent."""
+    text = read_png_text(path)
     raw = text.get(PROVENANCE_KEY)
     provenance = None
     if raw:
@@ -179,10 +212,13 @@ def read_png_metadata(path: str | os.PathLike[str]) -> tuple[str | None, dict[st
     return text.get(PARAMETERS_KEY), provenance
 
 
-def attach(image: Any, parameters: str | None, provenance: Mapping[str, Any]) -> Any:
+def attach(image: Any, parameters: str | None, provenance: Mapping[str, Any],
+           postprocessing: str | None = None) -> Any:
     """Record metadata on ``image.info`` so ``save_png`` (and the platform) can write it later."""
     if parameters:
         image.info[PARAMETERS_KEY] = parameters
+    if postprocessing:
+        image.info[POSTPROCESSING_KEY] = postprocessing
     image.info[PROVENANCE_KEY] = dict(provenance)
     return image
 

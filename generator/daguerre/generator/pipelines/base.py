@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from .. import metadata
 from ..errors import Canceled, InvalidArgument, ModelMismatch
+from ..model_identity import ModelHashes, model_hash, model_name, pipeline_unet_folder
 from ..models import ModelCache, default_cache, default_device, default_dtype, resolve_model
 from ..request import MAX_SEED, GenerationRequest, check_common, check_pil_image, check_size
 from ..schedulers import a1111_sampler_name, make_scheduler
@@ -36,6 +37,7 @@ class Operation(ABC):
 
     ``model`` is a Hugging Face repo id or a ``save_pretrained`` directory; ``None`` is the task's
     public default. ``offline`` loads only what is local (a directory or the Hugging Face cache).
+    ``hashes`` keeps the model's A1111 hash between runs (default: in this process's memory).
     """
 
     task: ClassVar[str]
@@ -51,12 +53,24 @@ class Operation(ABC):
         dtype: Any = None,
         cache: ModelCache | None = None,
         offline: bool = False,
+        hashes: ModelHashes | None = None,
     ) -> None:
         self.model = resolve_model(self.task, model)
         self.device = device
         self.dtype = dtype
         self.cache = cache if cache is not None else default_cache()
         self.offline = offline
+        self.hashes = hashes
+        self.weights_hash: str | None = None  # the model hash of the last run's weights
+
+    @property
+    def model_name(self) -> str:
+        """The model as outputs name it: a repo id, or a local directory's folder name."""
+        return model_name(self.model)
+
+    def model_hash(self, pipe: Any) -> str | None:
+        """A1111's ``Model hash`` of ``pipe``'s UNet weights (see :mod:`..model_identity`)."""
+        return model_hash(pipeline_unet_folder(pipe), self.hashes)
 
     # --- what subclasses define -------------------------------------------------------------
 
@@ -154,8 +168,9 @@ class Operation(ABC):
             images = list(pipe(**kwargs).images)
         elapsed = time.perf_counter() - started
         sampler = a1111_sampler_name(scheduler_name, type(pipe.scheduler).__name__)
+        weights_hash = self.weights_hash = self.model_hash(pipe)
         for i, image in enumerate(images):
-            self._annotate(image, request, seed + i, i, sampler, pipe, elapsed)
+            self._annotate(image, request, seed + i, i, sampler, pipe, elapsed, weights_hash)
         return images
 
     def _memory_settings(self, pipe: Any, pixels: int) -> None:
@@ -202,17 +217,26 @@ class Operation(ABC):
     def expected_steps(self, request: GenerationRequest) -> int:
         return request.steps
 
+    def postprocessing(self, request: GenerationRequest, image: Any) -> dict[str, Any] | None:
+        """A1111's post-processing fields for an output that post-processes its input (the x4
+        upscaler), or None."""
+        return None
+
     def _annotate(
         self, image: Any, request: GenerationRequest, seed: int, index: int, sampler: str,
-        pipe: Any, elapsed: float,
+        pipe: Any, elapsed: float, weights_hash: str | None = None,
     ) -> None:
         strength = request.strength if request.strength is not None else self.default_strength
         params = request.parameters()
         params.update(seed=seed, strength=strength if self.uses_strength else None,
                       width=image.width, height=image.height)
+        name = self.model_name
+        post = self.postprocessing(request, image)
         provenance = {
             "operation": self.task,
-            "model": self.model,
+            # Never a local path: a file leaves this machine; the name and hash identify it.
+            "model": name,
+            "model_hash": weights_hash,
             "pipeline": type(pipe).__name__,
             "scheduler_class": type(pipe.scheduler).__name__,
             "sampler": sampler,
@@ -223,15 +247,18 @@ class Operation(ABC):
             "seconds": round(elapsed, 3),
             "versions": metadata.library_versions(),
         }
+        if post:
+            provenance["postprocessing"] = post
         fields = metadata.a1111_fields(
             steps=request.steps, sampler=sampler, guidance_scale=request.guidance_scale, seed=seed,
-            width=image.width, height=image.height, model=self.model,
+            width=image.width, height=image.height, model=name, model_hash=weights_hash,
             strength=strength if self.uses_strength else None,
             image_guidance_scale=request.image_guidance_scale if self.task == "edit" else None,
             extra={"Noise level": request.noise_level} if self.task == "upscale" else None,
         )
         text = metadata.format_parameters(request.prompt, request.negative_prompt, fields)
-        metadata.attach(image, text, provenance)
+        metadata.attach(image, text, provenance,
+                        metadata.format_postprocessing(post) if post else None)
 
     uses_strength: ClassVar[bool] = False
 

@@ -49,6 +49,12 @@ class Upscale(Operation):
         w, h = request.image.size
         return w * SCALE, h * SCALE
 
+    def postprocessing(self, request: GenerationRequest, image: Any) -> dict[str, Any]:
+        # As A1111's Extras tab writes an upscale ("Postprocess upscale by: 4, Postprocess
+        # upscaler: R-ESRGAN 4x+"); the diffusion run's own settings stay in `parameters`.
+        return {"Postprocess upscale by": SCALE, "Postprocess upscaler": self.model_name,
+                "Noise level": request.noise_level}
+
     def pipeline_kwargs(self, request: GenerationRequest, pipe: Any) -> dict[str, Any]:
         return {
             "image": prepare_image(request.image, request.image.size, multiple=1),

@@ -171,10 +171,11 @@ def restore(
 ) -> RestoreResult:
     """Restore a damaged photograph.
 
-    ``image``: PIL image or RGB uint8 array. ``mask``: optional user damage mask (same size; white
-    = damaged), used instead of detection. ``pipelines``: optional ``{"inpaint": Operation,
-    "upscale": Operation}`` (see :mod:`daguerre.generator.pipelines`); a missing entry or missing
-    weights means the OpenCV method. ``require_diffusion``: raise DiffusionRequired instead of
+    ``image``: PIL image or RGB uint8 array (a PIL image's A1111 ``parameters`` are kept on the
+    output, as A1111's post-processing keeps them). ``mask``: optional user damage mask (same
+    size; white = damaged), used instead of detection. ``pipelines``: optional
+    ``{"inpaint": Operation, "upscale": Operation}`` (see :mod:`daguerre.generator.pipelines`);
+    a missing entry or missing weights means the OpenCV method. ``require_diffusion``: raise DiffusionRequired instead of
     falling back. Raises Canceled (no output) when ``should_cancel()`` turns true between steps.
     """
     from PIL import Image
@@ -182,6 +183,7 @@ def restore(
     recipe = recipe or Recipe()
     recipe.check()
     pipelines = dict(pipelines or {})
+    inherited = getattr(image, "info", {}).get(metadata.PARAMETERS_KEY)
     rgb = _as_rgb_array(image)
     user_mask = check_user_mask(mask, (rgb.shape[1], rgb.shape[0])) if mask is not None else None
     out_w, out_h = rgb.shape[1] * recipe.upscale, rgb.shape[0] * recipe.upscale
@@ -257,11 +259,53 @@ def restore(
         "seconds": round(time.perf_counter() - started_all, 3),
         "versions": metadata.library_versions(),
     }
-    fields = {"Operation": "restore"}
-    fields.update({k.capitalize(): v for k, v in report.methods.items()})
-    fields["Size"] = f"{out.width}x{out.height}"
-    metadata.attach(out, metadata.format_parameters("", "", fields), provenance)
+    # As A1111's Extras tab: the source's generation parameters (if it had any) stay as they
+    # were, and what restoring did goes in the post-processing line.
+    metadata.attach(out, inherited if isinstance(inherited, str) else None, provenance,
+                    metadata.format_postprocessing(postprocessing_fields(recipe, report)))
     return RestoreResult(out, report, damage_mask)
+
+
+def postprocessing_fields(recipe: Recipe, report: RestoreReport) -> dict[str, Any]:
+    """What a restore did, as A1111 writes post-processing (``Postprocess upscale by: 2,
+    Postprocess upscaler: Lanczos``): one ``Postprocess <step>`` key per step that ran, each
+    followed by the settings that shaped it."""
+    fields: dict[str, Any] = {}
+    for step in report.steps:
+        d = step.detail
+        if step.step == "detect":
+            fields["Postprocess damage detection"] = step.method
+            if "damaged_fraction" in d:
+                fields["Damaged area"] = f"{100 * d['damaged_fraction']:.2f}%"
+        elif step.step == "inpaint":
+            fields["Postprocess inpaint"] = step.method
+            if step.method == "diffusion":
+                fields.update({"Inpaint model hash": d.get("model_hash"),
+                               "Inpaint model": d.get("model"),
+                               "Inpaint steps": recipe.inpaint_steps,
+                               "Inpaint CFG scale": recipe.inpaint_guidance,
+                               "Inpaint seed": recipe.seed, "Inpaint crops": d.get("crops")})
+            elif step.method in ("telea", "ns"):
+                fields["Inpaint radius"] = recipe.inpaint_radius
+        elif step.step == "levels":
+            low, high = recipe.levels_low, recipe.levels_high
+            fields["Postprocess levels"] = f"{low:g}-{high:g} percentile"
+            fields["White balance"] = recipe.white_balance
+        elif step.step == "denoise":
+            fields["Postprocess denoise"] = step.method
+            fields["Denoise strength"] = recipe.denoise_strength
+        elif step.step == "upscale":
+            fields["Postprocess upscale by"] = recipe.upscale
+            if step.method.startswith("diffusion"):
+                fields.update({"Postprocess upscaler": d.get("model"),
+                               "Upscaler model hash": d.get("model_hash"),
+                               "Upscale steps": recipe.upscale_steps,
+                               "Upscale CFG scale": recipe.upscale_guidance,
+                               "Upscale noise level": recipe.upscale_noise_level,
+                               "Upscale seed": recipe.seed})
+            else:
+                fields["Postprocess upscaler"] = step.method.capitalize()
+    return fields
 
 
 def _inpaint(
@@ -283,9 +327,10 @@ def _inpaint(
             )
             # Damage past the max_crops budget was filled with Telea: say how much, in the
             # step's detail (notes are reserved for missing weights).
-            return out, "diffusion", {"model": op.model, "crops": crops, "telea_pixels": leftover}
+            return out, "diffusion", {"model": op.model_name, "model_hash": op.weights_hash,
+                                      "crops": crops, "telea_pixels": leftover}
         except ModelUnavailable as exc:
-            _fallback("inpaint", op.model, exc, report, require)
+            _fallback("inpaint", op.model_name, exc, report, require)
     out = inpaint_opencv(rgb, mask, recipe.inpaint_method, recipe.inpaint_radius)
     return out, recipe.inpaint_method, {"masked_pixels": int((mask > 0).sum())}
 
@@ -311,7 +356,8 @@ def _upscale(
                 import cv2
 
                 up = cv2.resize(up, (w * recipe.upscale, h * recipe.upscale), interpolation=cv2.INTER_AREA)
-            return up, "diffusion x4", {"model": op.model, "scale": recipe.upscale}
+            return up, "diffusion x4", {"model": op.model_name, "model_hash": op.weights_hash,
+                                        "scale": recipe.upscale}
         except ModelUnavailable as exc:
-            _fallback("upscale", op.model, exc, report, require)
+            _fallback("upscale", op.model_name, exc, report, require)
     return upscale_lanczos(rgb, recipe.upscale), "lanczos", {"scale": recipe.upscale}

@@ -10,15 +10,45 @@ from daguerre.platform.catalog.filters import FILTER_NAMES, MAX_HITS, MAX_RATING
 from daguerre.platform.cli import get_context
 from daguerre.platform.constants import IMAGE_ORIGINS, REVIEW_STATES
 
+# The orders of a search (the service's SORTS; spelt here so `--help` imports no service).
+SORTS = ("relevance", "date")
 
-def print_hits(hits: list, as_json: bool) -> None:
+
+def print_hits(hits: list, as_json: bool, *, stop=None, offset: int = 0) -> None:  # noqa: ANN001
+    """The hits, numbered from ``offset + 1``; then where a cut-off stopped (``stop``, a
+    :class:`~daguerre.platform.services.search.Stop`): on stdout after the list, or on stderr
+    with ``--json``, so stdout stays one JSON list."""
     if as_json:
         click.echo(json.dumps([h.as_dict() for h in hits]))
-        return
-    if not hits:
-        click.echo("no results")
-    for rank, h in enumerate(hits, 1):
-        click.echo(f"{rank:>3}. {h.score:.4f}  #{h.id:<7} {h.path}")
+    else:
+        if not hits:
+            click.echo("no results")
+        for rank, h in enumerate(hits, offset + 1):
+            click.echo(f"{rank:>3}. {h.score:.4f}  #{h.id:<7} {h.path}")
+    if stop is not None:
+        click.echo(stop_line(stop), err=as_json)
+
+
+def stop_line(stop) -> str:  # noqa: ANN001
+    """Where a cut-off stopped, in one line."""
+    where = (f"stopped at score {stop.score:.4f}" if stop.score is not None
+             else "stopped before the first result")
+    return (f"cutoff {stop.method}: {stop.kept} of {stop.ranked} ranked kept, {where}: "
+            f"{stop.reason}")
+
+
+def order_options(f):  # noqa: ANN001, ANN201 - a click decorator
+    """``--cutoff`` and ``--sort``, shared by `search` and `similar`."""
+    f = click.option("--sort", type=click.Choice(SORTS), default="relevance",
+                     show_default=True,
+                     help="Order of the results: by relevance, or by capture date (newest "
+                          "first, undated last). With --cutoff, the kept results are ordered; "
+                          "without, the 100 best.")(f)
+    return click.option("--cutoff", metavar="auto|SCORE",
+                        help="Stop where the results stop matching: auto reads where from "
+                             "this query's own scores (the largest drop among its best "
+                             "results); a number is a fixed minimum score. Says where it "
+                             "stopped and why.")(f)
 
 
 def filter_options(f):  # noqa: ANN001, ANN201 - a click decorator
@@ -101,12 +131,14 @@ candidates before ranking, so a page is full whenever enough images match.
 @click.option("--image", "image", type=click.Path(dir_okay=False),
               help="Search by an example image file (added to QUERY when both are given).")
 @filter_options
+@order_options
 @click.pass_context
 def search(ctx: click.Context, query: tuple[str, ...], image: str | None, library: str | None,
            folder: str | None, after: str | None, before: str | None, tag: str | None,
            min_rating: int | None, review_state: str | None, origin: str | None,
            fmt: str | None, min_width: int | None, min_height: int | None, limit: int,
-           offset: int, min_score: float | None, as_json: bool) -> None:
+           offset: int, min_score: float | None, as_json: bool, cutoff: str | None,
+           sort: str) -> None:
     from daguerre.platform.errors import BadInput
     from daguerre.platform.services import search as svc
 
@@ -118,32 +150,43 @@ def search(ctx: click.Context, query: tuple[str, ...], image: str | None, librar
                        field="query")
     filters = build_filters(library, folder, after, before, tag, min_rating, review_state,
                             origin, fmt, min_width, min_height)
+    checked = svc.check_cutoff(cutoff, label="--cutoff")
     app = get_context(ctx)
     if image is not None and not text:
-        hits = svc.search_image(app, image, limit, offset=offset, filters=filters,
-                                min_score=min_score)
+        def fetch(n: int, skip: int) -> list[svc.Hit]:
+            return svc.search_image(app, image, n, offset=skip, filters=filters,
+                                    min_score=min_score)
     else:
-        hits = svc.search(app, text, limit=limit, offset=offset, filters=filters,
-                          min_score=min_score, images=[image] if image else [])
-    print_hits(hits, as_json)
+        def fetch(n: int, skip: int) -> list[svc.Hit]:
+            return svc.search(app, text, limit=n, offset=skip, filters=filters,
+                              min_score=min_score, images=[image] if image else [])
+    page = svc.results(fetch, limit=limit, offset=offset, sort=sort, cutoff=checked)
+    print_hits(page.hits, as_json, stop=page.cutoff, offset=offset)
 
 
 @click.command("similar")
 @click.argument("image_id", type=int)
 @filter_options
+@order_options
 @click.pass_context
 def similar(ctx: click.Context, image_id: int, library: str | None, folder: str | None,
             after: str | None, before: str | None, tag: str | None, min_rating: int | None,
             review_state: str | None, origin: str | None, fmt: str | None, min_width: int | None,
             min_height: int | None, limit: int, offset: int, min_score: float | None,
-            as_json: bool) -> None:
+            as_json: bool, cutoff: str | None, sort: str) -> None:
     """Images most similar to the indexed image IMAGE_ID (itself left out)."""
     from daguerre.platform.services import search as svc
 
     filters = build_filters(library, folder, after, before, tag, min_rating, review_state,
                             origin, fmt, min_width, min_height)
-    print_hits(svc.similar(get_context(ctx), image_id, limit, offset=offset, filters=filters,
-                           min_score=min_score), as_json)
+    checked = svc.check_cutoff(cutoff, label="--cutoff")
+    app = get_context(ctx)
+
+    def fetch(n: int, skip: int) -> list[svc.Hit]:
+        return svc.similar(app, image_id, n, offset=skip, filters=filters, min_score=min_score)
+
+    page = svc.results(fetch, limit=limit, offset=offset, sort=sort, cutoff=checked)
+    print_hits(page.hits, as_json, stop=page.cutoff, offset=offset)
 
 
 def register(group: click.Group) -> None:

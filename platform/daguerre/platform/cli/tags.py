@@ -1,4 +1,5 @@
-"""`daguerre tags list|add|remove`: the tags people set, and a look at the model's.
+"""`daguerre tags list|add|remove`: the tags people set, and a look at the model's; `daguerre
+tags learn|suggest|confirm|refuse`: personal tags learned from a few examples.
 
 The rules live in :mod:`daguerre.platform.services.tags`; ``--json`` prints the service's shapes,
 the same the API returns.
@@ -89,6 +90,126 @@ def tags_remove(ctx: click.Context, tag: str, image_ids: tuple[int, ...],
 
     _show(remove_tag(get_context(ctx), tag, list(image_ids)), as_json,
           "removed {tag!r} from {n} image(s)")
+
+
+# -- few-shot personal tags: learn, suggest, confirm, refuse (services/tag_suggestions.py) -----
+
+
+@tags.command("learn")
+@click.argument("tag")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {tag, model_key, positives, negatives, trained_at, metrics, ...}.")
+@click.pass_context
+def tags_learn(ctx: click.Context, tag: str, as_json: bool) -> None:
+    """Train TAG's classifier from the images a person tagged TAG (at least 5) against the
+    images refused as its suggestions and a sample of the others, for the configured
+    embedding model. Then `daguerre tags suggest TAG` finds the rest."""
+    from daguerre.platform.services.tag_suggestions import learn
+
+    out = learn(get_context(ctx), tag)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    held = out["metrics"].get("held_out") or {}
+    found = (f"; finds {held['recall']:.0%} of its examples when each is held out"
+             if "recall" in held else "")
+    click.echo(f"learned {out['tag']!r} from {out['positives']} tagged and "
+               f"{out['negatives']} other images ({out['metrics'].get('refused', 0)} refused)"
+               f"{found}")
+
+
+@tags.command("suggest")
+@click.argument("tag")
+# Defaults and the largest limit are the service's (not repeated here, nor imported: --help
+# stays fast); the service checks them and names the option.
+@click.option("--min-probability", type=click.FloatRange(0.0, 1.0),
+              help="Only images at least this likely (default 0.5).")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="At most this many suggestions, best first (default 50).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {tag, classifier, min_probability, limit, items: [{id, probability, "
+                   "source, path, ...}]}.")
+@click.pass_context
+def tags_suggest(ctx: click.Context, tag: str, min_probability: float | None,
+                 limit: int | None, as_json: bool) -> None:
+    """Images that do not carry TAG yet, as TAG's classifier scores them, best first. They are
+    suggestions (source `suggested`), not tags: confirm or refuse them."""
+    from daguerre.platform.services.tag_suggestions import suggest
+
+    out = suggest(get_context(ctx), tag, min_probability=min_probability, limit=limit)
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    if not out["items"]:
+        click.echo(f"no suggestions for {out['tag']!r} at probability "
+                   f"{out['min_probability']:g} or more")
+    for item in out["items"]:
+        where = f"{item['library']}:" if item["library"] else ""
+        click.echo(f"#{item['id']:<7} {item['probability']:.3f}  {where}{item['path']}")
+
+
+def _answer(ctx: click.Context, action: str, tag: str, image_ids: tuple[int, ...],
+            as_json: bool) -> None:
+    """Confirm or refuse; a retraining job it queues runs here when no worker serves its
+    queue (as `daguerre restore` and the other job commands do)."""
+    from daguerre.platform.jobs.registry import get_kind
+    from daguerre.platform.services import tag_suggestions as service
+    from daguerre.platform.services.jobs import Jobs
+    from daguerre.platform.services.workers import live_for
+
+    app = get_context(ctx)
+    here = not live_for(app, get_kind(service.LEARN_KIND).queue)
+    jobs = Jobs(app, send=(lambda _id, _queue: None) if here else None)
+    out = getattr(service, action)(app, tag, list(image_ids), jobs=jobs)
+    job = out["retrain"]
+    if job is not None and here:
+        import os
+        import socket
+
+        from daguerre.platform.jobs.runner import execute
+
+        execute(app, job["id"], f"inline-{os.getpid()}@{socket.gethostname()}")
+        out["retrain"] = job = Jobs(app).get(job["id"])
+    if as_json:
+        click.echo(json.dumps(out))
+        return
+    done = "confirmed" if action == "confirm" else "refused"
+    click.echo(f"{done} {out[done]} image(s) for {out['tag']!r}")
+    if job is None:
+        return
+    if not job["finished"]:
+        click.echo(f"retraining {out['tag']!r}: job {job['id']} queued")
+    elif job["status"] == "succeeded":
+        click.echo(f"retrained {out['tag']!r} (job {job['id']})")
+    else:
+        click.echo(f"retraining {out['tag']!r} {job['status']} (job {job['id']}): "
+                   f"{job['error'] or ''}", err=True)
+
+
+@tags.command("confirm")
+@click.argument("tag")
+@click.argument("image_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {tag, confirmed, image_ids, retrain: job or null}.")
+@click.pass_context
+def tags_confirm(ctx: click.Context, tag: str, image_ids: tuple[int, ...],
+                 as_json: bool) -> None:
+    """Confirm suggestions: IMAGE_IDS get TAG as a person's tag. The classifier retrains (a
+    job) when its examples changed."""
+    _answer(ctx, "confirm", tag, image_ids, as_json)
+
+
+@tags.command("refuse")
+@click.argument("tag")
+@click.argument("image_ids", type=int, nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {tag, refused, image_ids, retrain: job or null}.")
+@click.pass_context
+def tags_refuse(ctx: click.Context, tag: str, image_ids: tuple[int, ...],
+                as_json: bool) -> None:
+    """Refuse suggestions: IMAGE_IDS do not show TAG. They are never suggested again and
+    teach the classifier what TAG is not (it retrains, as a job)."""
+    _answer(ctx, "refuse", tag, image_ids, as_json)
 
 
 def register(group: click.Group) -> None:

@@ -85,6 +85,7 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
     from daguerre.indexer.models import encoder_runtime
     from daguerre.indexer.pipeline import Embedded, embed_files
     from daguerre.platform.catalog.models import Image, ImageStatus, Library
+    from daguerre.platform.services.generation.adherence import rescore
     from daguerre.platform.services.indexing import decode_options, save_embeddings
 
     ids = sorted(set(handle.params["image_ids"]))
@@ -109,6 +110,8 @@ def run_embed(ctx: Context, handle: JobHandle) -> dict[str, Any]:
         with ctx.catalog.session() as s:
             embedded += save_embeddings(store, s, encoder.key, pending,
                                         made_by=encoder_runtime(encoder))
+        # A re-embedded generated image is scored against its prompt under the new vector.
+        rescore(ctx, [(image_id, vector) for image_id, vector, _sha in pending])
         pending.clear()
 
     batch = settings.batch_size or encoder.preferred_batch
@@ -177,6 +180,15 @@ def run_classify(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
 def run_duplicates(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
     """Find near-duplicate groups from stored vectors and perceptual hashes."""
     return _service("daguerre.platform.services.duplicates", "duplicates_job")(ctx, handle)
+
+
+@job_kind("learn_tag", queue=CPU_QUEUE,
+          params={"tag": Param(str, required=True, min=1, max=MAX_NAME_CHARS,
+                               help="the tag whose few-shot classifier to retrain"),
+                  "force": Param(bool, help="retrain even when its examples did not change")})
+def run_learn_tag(ctx: Context, handle: JobHandle) -> dict[str, Any] | None:
+    """Retrain a tag's few-shot classifier from the images people tagged and refused."""
+    return _service("daguerre.platform.services.tag_suggestions", "learn_job")(ctx, handle)
 
 
 # -- noop -------------------------------------------------------------------------------------

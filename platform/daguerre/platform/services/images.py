@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from daguerre.platform.catalog.filters import (
@@ -49,6 +49,10 @@ from daguerre.platform.services.tags import tag_entries
 
 CURATED = ("rating", "review_state")
 DEFAULT_PAGE = 50
+# The orders of the image list and the review queue: ``id`` (the list: oldest first; the queue:
+# newest first) or ``adherence`` (how well a generated image follows its prompt, best first;
+# images without a score last, then by id as ``id`` orders them).
+IMAGE_SORTS = ("id", "adherence")
 _MIMETYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
               "TIFF": "image/tiff", "BMP": "image/bmp", "MPO": "image/jpeg"}
 
@@ -77,6 +81,7 @@ def image_record(img: Image, library: Library | None, tags: list[ImageTag] | Non
         "review_state": str(img.review_state.value),
         "duplicate_of": img.duplicate_of,
         "created_at": iso(img.created_at),
+        "adherence": img.adherence,
     }
     if tags is not None:
         out["tags"] = tag_entries(tags)
@@ -86,37 +91,82 @@ def image_record(img: Image, library: Library | None, tags: list[ImageTag] | Non
 # ----------------------------------------------------------------------------- listing
 
 
+def sort_of(params: Mapping[str, Any]) -> str:
+    """``params["sort"]`` checked against :data:`IMAGE_SORTS` (default ``id``)."""
+    raw = params.get("sort")
+    return "id" if raw in (None, "") else choice(raw, "sort", IMAGE_SORTS)
+
+
+def job_of(params: Mapping[str, Any]) -> int | None:
+    """``params["job"]``: only the images that job made (a batch of seeds, say)."""
+    raw = params.get("job")
+    return None if raw in (None, "") else integer(raw, "job", minimum=1, maximum=MAX_ID)
+
+
+def _best_first(query: Select, newest_first: bool) -> Select:
+    """``query`` ordered by adherence, best first; unscored images last (NULLs sort first in a
+    descending PostgreSQL order, last in SQLite's: the explicit key makes both agree)."""
+    tie = Image.id.desc() if newest_first else Image.id
+    return query.order_by(Image.adherence.is_(None), Image.adherence.desc(), tie)
+
+
 def list_images(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
-    """A page of images in id order: ``{"items", "total", "limit", "offset"}``.
+    """A page of images: ``{"items", "total", "limit", "offset"}``, in id order, or best
+    adherence first with ``sort=adherence``.
 
     ``params`` holds the catalog filters (:data:`~daguerre.platform.catalog.filters.FILTER_NAMES`),
-    ``status`` (default active), ``limit`` (default 50) and ``offset``, as
-    values or their text (a query string); anything else is ignored."""
+    ``status`` (default active), ``job`` (only what that job made), ``sort``
+    (:data:`IMAGE_SORTS`), ``limit`` (default 50) and ``offset``, as values or their text (a
+    query string); anything else is ignored."""
     filters = check_filters(params)
     status = params.get("status")
     status = choice(status, "status", IMAGE_STATUSES) if status is not None else "active"
+    sort, job = sort_of(params), job_of(params)
     limit, offset = page_of(params, default_limit=DEFAULT_PAGE)
     with ctx.catalog.session() as s:
         query = select(Image).where(Image.status == ImageStatus(status))
         query = apply_filters(query, filters, s)
+        if job is not None:
+            query = query.where(Image.id.in_(select(Lineage.image_id)
+                                             .where(Lineage.job_id == job)))
         total = s.scalar(select(func.count()).select_from(query.subquery()))
+        query = (_best_first(query, newest_first=False) if sort == "adherence"
+                 else query.order_by(Image.id))
         rows = s.scalars(query.options(selectinload(Image.tags).selectinload(ImageTag.tag),
                                        selectinload(Image.library))
-                         .order_by(Image.id).limit(limit).offset(offset)).all()
+                         .limit(limit).offset(offset)).all()
         items = [image_record(img, img.library, img.tags) for img in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+def _after_card(s: Session, query: Select, before: int, sort: str) -> Select:
+    """``query`` narrowed to the cards that follow card ``before`` in ``sort``'s order (a
+    keyset: the card's own adherence, read from the catalog, with its id to break ties)."""
+    if sort == "id":
+        return query.where(Image.id < before)
+    cursor = s.get(Image, before)
+    if cursor is None:
+        raise BadInput(f"before: no image {before}", field="before", value=before)
+    if cursor.adherence is None:  # among the unscored, at the end: by id, newest first
+        return query.where(Image.adherence.is_(None), Image.id < before)
+    return query.where(or_(Image.adherence < cursor.adherence,
+                           and_(Image.adherence == cursor.adherence, Image.id < before),
+                           Image.adherence.is_(None)))
+
+
 def review_queue(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Generated images (restores included) still awaiting review, newest first:
-    ``{"items", "total", "limit", "next_before"}``.
+    """Generated images (restores included) still awaiting review, newest first, or best
+    adherence first with ``sort=adherence`` (so a batch of seeds for one prompt shows its best
+    first): ``{"items", "total", "limit", "sort", "next_before"}``.
 
     Each item is the image as :func:`image_record` shapes it plus ``made_by``: its lineage
     rows (``operation``, ``parent_id``, ``job_id``), what a reviewer judges it against.
-    ``params`` may hold ``limit`` (default 50) and ``before`` (an image id: the page starts
-    below it). Paging is by keyset on the id (which grows with creation), never an OFFSET scan,
-    so a card approved while the reviewer pages on does not shift the next page."""
+    ``params`` may hold ``limit`` (default 50), ``sort`` (:data:`IMAGE_SORTS`) and ``before``
+    (an image id: the page starts after that card, in the same order). Paging is by keyset,
+    never an OFFSET scan, so a card approved while the reviewer pages on does not shift the
+    next page."""
     limit = integer(params.get("limit", DEFAULT_PAGE), "limit", minimum=1, maximum=MAX_PAGE)
+    sort = sort_of(params)
     raw_before = params.get("before")
     before = (None if raw_before in (None, "") else
               integer(raw_before, "before", minimum=1, maximum=MAX_ID))
@@ -126,10 +176,11 @@ def review_queue(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
                                     Image.review_state == ReviewState.UNREVIEWED)
         total = s.scalar(select(func.count()).select_from(query.subquery()))
         if before is not None:
-            query = query.where(Image.id < before)
+            query = _after_card(s, query, before, sort)
+        query = (_best_first(query, newest_first=True) if sort == "adherence"
+                 else query.order_by(Image.id.desc()))
         # One row more than the page tells whether another page follows.
-        rows = s.scalars(query.options(selectinload(Image.library))
-                         .order_by(Image.id.desc()).limit(limit + 1)).all()
+        rows = s.scalars(query.options(selectinload(Image.library)).limit(limit + 1)).all()
         page = rows[:limit]
         made_by: dict[int, list[dict[str, Any]]] = {img.id: [] for img in page}
         if page:
@@ -138,7 +189,7 @@ def review_queue(ctx: Context, params: Mapping[str, Any]) -> dict[str, Any]:
                 made_by[r.image_id].append({"operation": r.operation, "parent_id": r.parent_id,
                                             "job_id": r.job_id})
         items = [{**image_record(img, img.library), "made_by": made_by[img.id]} for img in page]
-    return {"items": items, "total": total, "limit": limit,
+    return {"items": items, "total": total, "limit": limit, "sort": sort,
             "next_before": page[-1].id if len(rows) > limit else None}
 
 

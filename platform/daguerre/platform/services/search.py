@@ -7,6 +7,10 @@ under the catalog's filters, page the result.
   which hands the store the allowed ids: the store ranks only those, so a filtered page is full
   whenever enough images match, however far down the unfiltered ranking they sit.
 * Paging is by ``offset`` over a stable order (score, then id); ``min_score`` cuts the tail.
+* A cut-off (:func:`results`, ``cutoff``) ranks a bounded pool of hits and keeps those above
+  where the query's relevance stops: ``auto`` reads it from that query's own scores
+  (:mod:`daguerre.indexer.cutoff`), a number is a fixed minimum score. Pages, and the date
+  order, are then of the kept hits.
 """
 
 from __future__ import annotations
@@ -183,6 +187,22 @@ def _check_page(limit: int, offset: int, min_score: float | None) -> None:
 Filters = SearchFilters | Mapping[str, Any] | None
 
 
+def _cosine(value: Any, *, typed: bool) -> float | None:
+    """``value`` as a cosine similarity from -1 to 1, or None when it is not one. A JSON body
+    (``typed``) must give a number; a query string or command line gives text."""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and not typed:
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    if number is None or not -1.0 <= number <= 1.0:  # NaN fails the range too
+        return None
+    return number
+
+
 def options(values: Mapping[str, Any], *, default_limit: int, typed: bool = False
             ) -> dict[str, Any]:
     """``limit``, ``offset``, ``min_score`` and ``filters`` of a search request given as a
@@ -191,15 +211,8 @@ def options(values: Mapping[str, Any], *, default_limit: int, typed: bool = Fals
     limit, offset = page_of(values, default_limit=default_limit, typed=typed)
     score = values.get("min_score")
     if score is not None:
-        number: float | None = None
-        if isinstance(score, int | float) and not isinstance(score, bool):
-            number = float(score)
-        elif isinstance(score, str) and not typed:
-            try:
-                number = float(score.strip())
-            except ValueError:
-                number = None
-        if number is None or not -1.0 <= number <= 1.0:  # NaN fails the range too
+        number = _cosine(score, typed=typed)
+        if number is None:
             raise BadInput(f"min_score must be a number from -1 to 1 (a cosine similarity), "
                            f"got {score!r}", field="min_score", value=score)
         score = number
@@ -280,17 +293,128 @@ def sorted_page(fetch: Callable[[int, int], list[Hit]], sort: str, limit: int, o
 
     ``relevance`` pages the ranking. ``date`` takes the :data:`DATE_POOL` best hits and orders
     them by capture time, newest first; those with no capture time follow, in ranked order."""
-    if sort not in SORTS:
-        raise BadInput(f"sort must be one of {', '.join(SORTS)}, got {sort!r}", field="sort",
-                       value=sort)
-    if sort == "relevance":
-        hits = fetch(limit + 1, offset)
+    if check_sort(sort) == "relevance":
+        # One more than the page tells whether another follows (within the ranking's bound).
+        hits = fetch(min(limit + 1, MAX_HITS), offset)
         return hits[:limit], len(hits) > limit
-    pool = fetch(DATE_POOL, 0)
-    dated = sorted((h for h in pool if h.captured_at is not None),
-                   key=lambda h: (h.captured_at, -h.id), reverse=True)
-    ordered = dated + [h for h in pool if h.captured_at is None]
+    ordered = by_date(fetch(DATE_POOL, 0))
     return ordered[offset:offset + limit], offset + limit < len(ordered)
+
+
+# ----------------------------------------------------------------------------- cut-off
+
+# With a cut-off, a search ranks at most this many hits (its pool), cuts them, and pages within
+# what it kept: enough for any query's matches in a personal library, and cheap to rank (a
+# store search and one catalog join), where the whole library would not be.
+CUTOFF_POOL = 1000
+CUTOFF_AUTO = "auto"
+Cutoff = str | float  # CUTOFF_AUTO, or a fixed minimum score
+
+
+def check_cutoff(value: Any, *, typed: bool = False, label: str = "cutoff") -> Cutoff | None:
+    """``cutoff`` of a request: None (absent), ``"auto"``, or a number from -1 to 1 (a fixed
+    minimum cosine similarity); in a query string or on the command line (``typed=False``) the
+    number is text. Anything else is BadInput naming ``cutoff`` (``label``: how the edge names
+    it in the message, e.g. ``--cutoff``)."""
+    if value is None:
+        return None
+    if value == CUTOFF_AUTO:
+        return CUTOFF_AUTO
+    number = _cosine(value, typed=typed)
+    if number is None:
+        raise BadInput(f"{label} must be auto or a number from -1 to 1 (a minimum cosine "
+                       f"similarity), got {value!r}", field="cutoff", value=value)
+    return number
+
+
+def check_sort(value: Any) -> str:
+    """``sort`` of a request (absent: ``relevance``); BadInput naming ``sort`` otherwise."""
+    if value is None:
+        return "relevance"
+    if value not in SORTS:
+        raise BadInput(f"sort must be one of {', '.join(SORTS)}, got {value!r}", field="sort",
+                       value=value)
+    return value
+
+
+def order_options(values: Mapping[str, Any], *, typed: bool = False) -> dict[str, Any]:
+    """``sort`` and ``cutoff`` of a search request given as a mapping, checked: the keyword
+    arguments of :func:`results` besides the page."""
+    return {"sort": check_sort(values.get("sort")),
+            "cutoff": check_cutoff(values.get("cutoff"), typed=typed)}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where a cut-off stopped: it kept the ``kept`` best of the ``ranked`` hits of its pool,
+    down to ``score`` (None when it kept none), by ``method`` (``auto`` or ``fixed``), and why."""
+
+    method: str
+    score: float | None
+    kept: int
+    ranked: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": self.method,
+                "score": None if self.score is None else round(self.score, 6),
+                "kept": self.kept, "ranked": self.ranked, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Results:
+    """A page of a search: its hits, whether another page follows, and where a cut-off stopped
+    (None without one)."""
+
+    hits: list[Hit]
+    more: bool
+    cutoff: Stop | None = None
+
+
+def cut_hits(hits: list[Hit], cutoff: Cutoff) -> tuple[list[Hit], Stop]:
+    """The hits (ranked best first) a cut-off keeps, and where it stopped."""
+    from daguerre.indexer.cutoff import cut
+
+    if cutoff == CUTOFF_AUTO:
+        # The cut is of the ranking as shown: an approximate index (HNSW, IVF, halfvec) may
+        # return a score a hair above the one ranked before it, which must not count as a rise.
+        found = cut(np.minimum.accumulate(np.array([h.score for h in hits], dtype=np.float64)),
+                    "auto")
+        kept, reason = found.kept, found.reason
+    else:
+        kept = sum(1 for h in hits if h.score >= float(cutoff))
+        reason = f"a fixed cut-off: scores under {float(cutoff):.3f} are left out"
+    if len(hits) >= CUTOFF_POOL:
+        reason += f" (among the best {CUTOFF_POOL} results only)"
+    score = hits[kept - 1].score if kept else None
+    method = CUTOFF_AUTO if cutoff == CUTOFF_AUTO else "fixed"
+    return hits[:kept], Stop(method, score, kept, len(hits), reason)
+
+
+def by_date(hits: list[Hit]) -> list[Hit]:
+    """``hits`` newest capture first (ties: lower id first); those with no capture time follow,
+    in their given order."""
+    dated = sorted((h for h in hits if h.captured_at is not None),
+                   key=lambda h: (h.captured_at, -h.id), reverse=True)
+    return dated + [h for h in hits if h.captured_at is None]
+
+
+def results(fetch: Callable[[int, int], list[Hit]], *, limit: int, offset: int = 0,
+            sort: str = "relevance", cutoff: Cutoff | None = None) -> Results:
+    """The page ``[offset, offset + limit)`` of a search, in the order ``sort`` names, cut by
+    ``cutoff`` (checked by :func:`check_cutoff`). ``fetch(limit, offset)`` is the ranked search
+    (:func:`search`, :func:`similar`, :func:`search_upload` with their other arguments bound).
+
+    Without a cut-off this is :func:`sorted_page`. With one, the :data:`CUTOFF_POOL` best hits
+    are ranked and cut, and the page is of the kept hits: by relevance, or (``date``) newest
+    capture first with the undated last."""
+    sort = check_sort(sort)
+    if cutoff is None:
+        hits, more = sorted_page(fetch, sort, limit, offset)
+        return Results(hits, more)
+    kept, stop = cut_hits(fetch(CUTOFF_POOL, 0), cutoff)
+    ordered = by_date(kept) if sort == "date" else kept
+    return Results(ordered[offset:offset + limit], offset + limit < len(ordered), stop)
 
 
 def search(ctx: Context, query: str, *, limit: int = 10, offset: int = 0,

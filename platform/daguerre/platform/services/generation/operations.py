@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from collections.abc import Iterator
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from daguerre.platform.config import env_var, model_setting
@@ -62,6 +64,23 @@ def generator_errors() -> Iterator[None]:
         raise BadInput(f"params.{exc}", field=f"params.{exc.argument}", value=exc.value) from None
     except GeneratorError as exc:
         raise BadInput(str(exc)) from None
+
+
+_HASHES: dict[Path, Any] = {}
+_HASHES_LOCK = threading.Lock()
+
+
+def model_hashes(ctx: Context) -> Any:
+    """The process-wide model hashes of ``ctx``'s data directory, kept on disk under
+    ``<data>/cache/model-hashes.json``, so a model's weights are hashed once (A1111's ``Model
+    hash`` in every output) and not by every job, nor by every CLI run."""
+    from daguerre.generator.model_identity import ModelHashes
+
+    path = ctx.settings.home / "cache" / "model-hashes.json"
+    with _HASHES_LOCK:
+        if path not in _HASHES:
+            _HASHES[path] = ModelHashes(path)
+        return _HASHES[path]
 
 
 def operation_device(ctx: Context) -> str | None:
@@ -125,7 +144,7 @@ def run_operation(ctx: Context, job_id: int, task: str, params: dict[str, Any], 
     with generator_errors():
         refuse_unreachable_download(ctx, task, cache)
         op = get_operation(task, ctx.settings.diffusion_model(task), device=operation_device(ctx),
-                           cache=cache, offline=ctx.settings.offline)
+                           cache=cache, offline=ctx.settings.offline, hashes=model_hashes(ctx))
         images = op.run(request, on_step=lambda step, total: progress(
             step, total, f"step {step}/{total}"), should_cancel=should_cancel)
     # Nothing is written before every image of the batch exists: a cancel leaves no output.

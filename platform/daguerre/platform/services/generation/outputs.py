@@ -3,7 +3,8 @@
 Each output is written as a PNG under ``<data>/outputs/job-<id>/`` with the AUTOMATIC1111
 ``parameters`` chunk and the JSON provenance chunk, then recorded as an ``Image`` (origin
 ``generated``) with ``Lineage`` rows (parents, job, operation, full parameters), then embedded with
-the configured CLIP model so it is searchable like any photo. Output names are derived from the
+the configured CLIP model so it is searchable like any photo, and scored against its prompt
+(``Image.adherence``, see :mod:`.adherence`). Output names are derived from the
 job id, and rows are looked up by that path before being created, so a job that runs again after
 a crash overwrites its own outputs rather than duplicating them.
 
@@ -76,6 +77,7 @@ class OutputWriter:
         from daguerre.generator import metadata
         from daguerre.indexer.decode import decode_file
         from daguerre.indexer.models import encoder_runtime
+        from daguerre.platform.services.generation.adherence import adherence, prompt_of
         from daguerre.platform.services.indexing import decode_options, save_embeddings
 
         settings = self.ctx.settings
@@ -88,7 +90,15 @@ class OutputWriter:
         thumb = write_thumbnail(settings.home, d.sha256, d.thumbnail)
         raw = image.info.get(metadata.PROVENANCE_KEY)
         provenance = raw if isinstance(raw, dict) else {}
-        lineage_params = {"job": params, "provenance": provenance}
+        lineage_params: dict[str, Any] = {"job": params, "provenance": provenance}
+        vector, score = None, None
+        if enc is not None:
+            vector = enc.encode_pixels([d.pixels])
+            prompt = prompt_of(self.operation, provenance.get("parameters"))
+            if prompt is not None:
+                score = adherence(self.ctx, prompt, vector[0])
+                # Not in the PNG: the score belongs to the indexing model, which may change.
+                lineage_params["adherence"] = {"score": score, "clip_model": enc.key}
         with self.ctx.catalog.session() as s:
             img = s.scalar(select(Image).where(Image.library_id.is_(None), Image.path == rel))
             if img is None:
@@ -98,6 +108,7 @@ class OutputWriter:
             img.width, img.height, img.format = d.width, d.height, d.format
             img.phash, img.thumbnail, img.status = d.phash, thumb, ImageStatus.ACTIVE
             img.captured_at = None
+            img.adherence = score
             s.flush()
             image_id = img.id
             # A re-run after a crash replaces the lineage it wrote before, never adds to it.
@@ -107,15 +118,15 @@ class OutputWriter:
                 s.add(Lineage(image_id=image_id, parent_id=parent, job_id=self.job_id,
                               operation=self.operation, params=lineage_params))
         embedded = False
-        if enc is not None:
-            vector = enc.encode_pixels([d.pixels])
+        if vector is not None:
             with self.ctx.catalog.session() as s:
                 save_embeddings(self.embedder.store, s, enc.key, [(image_id, vector[0], d.sha256)],
                                 made_by=encoder_runtime(enc))
             embedded = True
         return {"image_id": image_id, "path": str(path), "parents": list(parents),
                 "sha256": d.sha256, "width": d.width, "height": d.height,
-                "seed": (provenance.get("parameters") or {}).get("seed"), "embedded": embedded}
+                "seed": (provenance.get("parameters") or {}).get("seed"), "embedded": embedded,
+                "adherence": score}
 
 
 def check_board(ctx: Context, params: dict[str, Any]) -> None:

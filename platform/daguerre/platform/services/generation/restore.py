@@ -21,6 +21,7 @@ from daguerre.platform.services.generation.masks import load_mask, mask_for
 from daguerre.platform.services.generation.operations import (
     CancelFn,
     ProgressFn,
+    model_hashes,
     model_unavailable,
     operation_device,
 )
@@ -65,7 +66,7 @@ def _restore_pipelines(ctx: Context, recipe: Any, require: bool, cache: Any
                          f"the weights-free method ({fallback})")
             continue
         pipelines[step] = get_operation(step, model, device=operation_device(ctx), cache=cache,
-                                        offline=True)
+                                        offline=True, hashes=model_hashes(ctx))
     return pipelines, notes
 
 

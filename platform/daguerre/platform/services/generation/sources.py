@@ -15,7 +15,9 @@ from daguerre.platform.services.generation.targets import source_path
 
 def load_source(ctx: Context, image_id: int, field: str = "image_id") -> Any:
     """The full-resolution RGB PIL image of catalog image ``image_id`` (EXIF orientation
-    applied). Raises BadInput with the reason for a missing, corrupt or oversized file."""
+    applied), with the A1111 ``parameters`` text it carried, if any, in its ``info`` (a restore
+    keeps them, as A1111's post-processing does). Raises BadInput with the reason for a
+    missing, corrupt or oversized file."""
     import warnings
 
     from PIL import Image as PILImage
@@ -38,9 +40,13 @@ def load_source(ctx: Context, image_id: int, field: str = "image_id") -> Any:
                     raise refuse(f" ({path.name}): {im.width}x{im.height} pixels is over the "
                                  f"limit of {limit}")
                 im.load()
+                parameters = (getattr(im, "text", None) or {}).get("parameters")
                 # 16-bit scans and transparent PNGs: Pillow's convert("RGB") would make them
                 # black (or clip them); to_rgb converts them as the indexer did for search.
-                return to_rgb(ImageOps.exif_transpose(im))
+                rgb = to_rgb(ImageOps.exif_transpose(im))
+                if isinstance(parameters, str):
+                    rgb.info["parameters"] = parameters
+                return rgb
     except DaguerreError:
         raise
     except FileNotFoundError:

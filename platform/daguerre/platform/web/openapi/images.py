@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from daguerre.platform.constants import IMAGE_ORIGINS, IMAGE_STATUSES, REVIEW_STATES, TAG_SOURCES
+from daguerre.platform.constants import (
+    IMAGE_ORIGINS,
+    IMAGE_STATUSES,
+    MAX_ID,
+    REVIEW_STATES,
+    TAG_SOURCES,
+)
+from daguerre.platform.services.images import IMAGE_SORTS
 from daguerre.platform.web.api.images import DOWNLOAD_VALUES
 from daguerre.platform.web.openapi.common import (
     FILTERS,
@@ -36,7 +43,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["id", "library_id", "library", "path", "sha256", "size", "width", "height",
                      "format", "captured_at", "status", "origin", "rating", "review_state",
-                     "duplicate_of", "created_at", "thumbnail_url", "original_url"],
+                     "duplicate_of", "created_at", "adherence", "thumbnail_url", "original_url"],
         "properties": {
             "id": {"type": "integer"}, "library_id": NULL_INT, "library": NULL_STR,
             "path": {"type": "string", "description": "relative to the library root "
@@ -48,6 +55,12 @@ SCHEMAS: dict[str, Any] = {
             "origin": {"type": "string", "enum": list(IMAGE_ORIGINS)},
             "rating": NULL_INT, "review_state": {"type": "string", "enum": REVIEW_STATES},
             "duplicate_of": NULL_INT, "created_at": STAMP,
+            "adherence": {"type": ["number", "null"], "minimum": -1, "maximum": 1,
+                          "description": "a generated image's prompt adherence: the cosine "
+                                         "between its prompt and the image under the search "
+                                         "model (the CLIP score, unscaled); null when it has "
+                                         "none (not generate, translate or edit, or made "
+                                         "while the model was unavailable)"},
             "tags": {"type": "array", "items": ref("ImageTag")},
             "thumbnail_url": {"type": "string"}, "original_url": {"type": "string"},
             "lineage": {"type": "array", "description": "(one image only) what it was made from",
@@ -84,12 +97,19 @@ SCHEMAS: dict[str, Any] = {
 def paths() -> dict[str, Any]:
     return {
         "/images": {
-            "get": operation("List images, filtered and paged (ordered by id)",
+            "get": operation("List images, filtered and paged (ordered by id, or by `sort`)",
                              {"200": json_response(ref("ImagePage"), "A page of images"),
                         **errors(400, 401, 404)},
                              params=[*PAGE, *FILTERS,
                                query_param("status", {"type": "string", "enum": IMAGE_STATUSES},
-                                           "default: active")],
+                                           "default: active"),
+                               query_param("job", {"type": "integer", "minimum": 1,
+                                                   "maximum": MAX_ID},
+                                           "only the images this job made (a batch of seeds)"),
+                               query_param("sort", {"type": "string", "enum": list(IMAGE_SORTS),
+                                                    "default": "id"},
+                                           "`id` (oldest first) or `adherence` (best prompt "
+                                           "adherence first, images without one last)")],
                              tag="images"),
         },
         "/images/{image_id}": {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from daguerre.platform.constants import IMAGE_ORIGINS, REVIEW_STATES
+from daguerre.platform.services.search import CUTOFF_AUTO, CUTOFF_POOL, DATE_POOL, SORTS
 from daguerre.platform.web.api.search import MAX_QUERY_CHARS
 from daguerre.platform.web.openapi.common import (
     FILTERS,
@@ -35,6 +36,20 @@ QUERY = {**text(MAX_QUERY_CHARS), "minLength": 1, "format": QUERY_FORMAT, "descr
     "does not exist is a 404, one not indexed yet a 409.")}
 # Upload types the decoder reads (indexer/decode.py).
 
+# Ordering and the relevance cut-off (services/search.py: check_sort, check_cutoff).
+SORT = {"type": "string", "enum": list(SORTS), "default": "relevance", "description": (
+    "relevance (best first), or date: newest capture first, undated last; of the kept results "
+    f"with a cutoff, else of the {DATE_POOL} best")}
+CUTOFF = {"anyOf": [{"type": "string", "enum": [CUTOFF_AUTO]},
+                    {"type": "number", "minimum": -1, "maximum": 1}],
+          "description": (
+              "stop where the results stop matching: auto reads where from this query's own "
+              f"scores (the largest drop among its {CUTOFF_POOL} best), a number is a fixed "
+              "minimum score; pages are then of the kept results, and the answer's cutoff says "
+              "where it stopped and why")}
+ORDER_PARAMS = [query_param("sort", SORT, SORT["description"]),
+                query_param("cutoff", CUTOFF, CUTOFF["description"])]
+
 SCHEMAS: dict[str, Any] = {
     "Hit": {
         "type": "object", "required": ["id", "score", "thumbnail_url", "original_url"],
@@ -58,6 +73,22 @@ SCHEMAS: dict[str, Any] = {
             "filters": {"type": "object", "description": "the filters that were applied"},
             "query": {"type": "string"}, "image_id": {"type": "integer"},
             "filename": NULL_STR,
+            "sort": {"type": "string", "enum": list(SORTS)},
+            "cutoff": {"oneOf": [{"type": "null"}, ref("Cutoff")],
+                       "description": "where the cut-off stopped and why; null without one"},
+        },
+    },
+    "Cutoff": {
+        "type": "object", "required": ["method", "score", "kept", "ranked", "reason"],
+        "properties": {
+            "method": {"type": "string", "enum": [CUTOFF_AUTO, "fixed"]},
+            "score": {"type": ["number", "null"],
+                      "description": "the lowest kept score (null when none was kept)"},
+            "kept": {"type": "integer", "minimum": 0,
+                     "description": "how many results were kept"},
+            "ranked": {"type": "integer", "minimum": 0,
+                       "description": f"how many were ranked and cut (at most {CUTOFF_POOL})"},
+            "reason": {"type": "string", "description": "why it stopped there, in words"},
         },
     },
     "SearchRequest": {
@@ -67,6 +98,7 @@ SCHEMAS: dict[str, Any] = {
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
             "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
             "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+            "sort": SORT, "cutoff": CUTOFF,
             **{p["name"]: p["schema"] for p in FILTERS},
         },
     },
@@ -80,7 +112,7 @@ def paths() -> dict[str, Any]:
                 "200": json_response(ref("SearchResults"), "Hits, best first"),
                 **errors(400, 401, 403, 404, 409, 503)},
                 params=[query_param("q", QUERY, QUERY["description"], required=True),
-                        *SEARCH_OPTS],
+                        *SEARCH_OPTS, *ORDER_PARAMS],
                 tag="search"),
             "post": operation("Search by text, parameters as a JSON body", {
                 "200": json_response(ref("SearchResults"), "Hits, best first"),
@@ -99,6 +131,7 @@ def paths() -> dict[str, Any]:
                               "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                               "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                               "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+                              "sort": SORT, "cutoff": CUTOFF,
                               **{p["name"]: p["schema"] for p in FILTERS},
                     }},
                     "encoding": {"image": {"contentType": IMAGE_TYPES}}}}},
@@ -109,6 +142,6 @@ def paths() -> dict[str, Any]:
                              "it is not indexed)", {
                 "200": json_response(ref("SearchResults"), "Hits, best first"),
                 **errors(400, 401, 404, 409, 503)},
-                params=[IMG_ID, *SEARCH_OPTS], tag="search"),
+                params=[IMG_ID, *SEARCH_OPTS, *ORDER_PARAMS], tag="search"),
         },
     }

@@ -1,10 +1,17 @@
-"""The document's tags (a person's and the model's) and collections."""
+"""The document's tags (a person's and the model's, and the suggestions of a tag's few-shot
+classifier) and collections."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from daguerre.platform.constants import MAX_ID, REVIEW_STATES, TAG_SOURCES
+from daguerre.platform.services.tag_suggestions import (
+    DEFAULT_LIMIT,
+    DEFAULT_MIN_PROBABILITY,
+    MAX_LIMIT,
+    SUGGESTED,
+)
 from daguerre.platform.services.tags import MAX_IMAGE_IDS
 from daguerre.platform.web.openapi.common import (
     COLLECTION_ID,
@@ -93,7 +100,71 @@ SCHEMAS: dict[str, Any] = {
                                "original_url": {"type": "string"}}}},
             "total": {"type": "integer"}, "limit": {"type": "integer"},
             "offset": {"type": "integer"}},
-    },}
+    },
+    # Personal tags learned from a few examples (services/tag_suggestions.py).
+    "TagClassifier": {
+        "type": "object",
+        "required": ["tag", "model_key", "positives", "negatives", "examples_digest",
+                     "trained_at", "metrics"],
+        "properties": {
+            "tag": {"type": "string"},
+            "model_key": {"type": "string", "description": "the embedding model it belongs to"},
+            "positives": {"type": "integer", "minimum": 0,
+                          "description": "images a person tagged it was trained on"},
+            "negatives": {"type": "integer", "minimum": 0,
+                          "description": "refused suggestions and a sample of other images"},
+            "examples_digest": {"type": "string",
+                                "description": "SHA-256 of the sorted example ids"},
+            "trained_at": STAMP,
+            "metrics": {"type": "object", "description": "method, regularisation, counts, "
+                        "seconds, and `held_out`: cross-validated figures on the examples"},
+            "retrained": {"type": "boolean",
+                          "description": "false when its examples had not changed"},
+        },
+    },
+    "TagSuggestion": {
+        "type": "object",
+        "required": ["id", "tag", "source", "probability", "library", "path", "rating",
+                     "review_state", "thumbnail_url", "original_url"],
+        "properties": {
+            "id": {"type": "integer"}, "tag": {"type": "string"},
+            "source": {"type": "string", "enum": [SUGGESTED],
+                       "description": "a suggestion, not a tag until a person confirms it"},
+            "probability": {"type": "number", "minimum": 0, "maximum": 1},
+            "library": NULL_STR, "path": {"type": "string"}, "rating": NULL_INT,
+            "review_state": {"type": "string", "enum": list(REVIEW_STATES)},
+            "thumbnail_url": {"type": "string"}, "original_url": {"type": "string"},
+        },
+    },
+    "TagSuggestions": {
+        "type": "object",
+        "required": ["tag", "classifier", "min_probability", "limit", "items"],
+        "properties": {
+            "tag": {"type": "string"}, "classifier": ref("TagClassifier"),
+            "min_probability": {"type": "number", "minimum": 0, "maximum": 1},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            "items": {"type": "array", "items": ref("TagSuggestion"),
+                      "description": "best first (highest probability, then lowest id)"},
+        },
+    },
+    "SuggestionAnswer": {
+        "type": "object", "required": ["tag", "image_ids", "retrain"],
+        "properties": {
+            "tag": {"type": "string"},
+            "confirmed": {"type": "integer", "minimum": 0,
+                          "description": "images that gained the tag (confirm)"},
+            "refused": {"type": "integer", "minimum": 0,
+                        "description": "images not refused before (refuse)"},
+            "image_ids": {"type": "array", "items": {"type": "integer"}},
+            "retrain": {"oneOf": [ref("Job"), {"type": "null"}],
+                        "description": "the job queued to retrain the classifier, when its "
+                                       "examples changed"},
+        },
+    },
+}
+
+_TAG_NAME = {"name": "name", "in": "path", "required": True, "schema": NAME,
+             "description": "the tag's name (404 when no tag has it)"}
 
 
 def paths() -> dict[str, Any]:
@@ -124,6 +195,45 @@ def paths() -> dict[str, Any]:
                 params=[*PAGE, query_param("source", {"type": "string", "enum": list(TAG_SOURCES)},
                                            "only tags this source set on an active image")],
                 tag="tags"),
+        },
+        "/tags/{name}/learn": {
+            "post": operation(
+                "Train the tag's classifier from the images a person tagged (at least 5)", {
+                    "200": json_response(ref("TagClassifier"), "The stored classifier"),
+                    **errors(400, 401, 404, 409, 503)},
+                params=[_TAG_NAME], tag="tags"),
+        },
+        "/tags/{name}/suggestions": {
+            "get": operation(
+                "Images the tag's classifier finds that do not carry the tag, best first "
+                "(stored as the tag's pending suggestions)", {
+                    "200": json_response(ref("TagSuggestions"), "The suggestions"),
+                    **errors(400, 401, 404, 409, 503)},
+                params=[_TAG_NAME,
+                        query_param("min_probability", {"type": "number", "minimum": 0,
+                                                        "maximum": 1},
+                                    f"lowest probability (default {DEFAULT_MIN_PROBABILITY})"),
+                        query_param("limit", {"type": "integer", "minimum": 1,
+                                              "maximum": MAX_LIMIT},
+                                    f"at most this many (default {DEFAULT_LIMIT})")],
+                tag="tags"),
+        },
+        "/tags/{name}/suggestions/confirm": {
+            "post": operation(
+                "Confirm suggestions: the images get the tag as a person's tag", {
+                    "200": json_response(ref("SuggestionAnswer"),
+                                         "How many gained it; the retraining job, if any"),
+                    **errors(400, 401, 404, 415, 503)},
+                params=[_TAG_NAME], body=json_body("ImageIds"), tag="tags"),
+        },
+        "/tags/{name}/suggestions/refuse": {
+            "post": operation(
+                "Refuse suggestions: negatives for the tag from now on (a model tag of it "
+                "on them is removed)", {
+                    "200": json_response(ref("SuggestionAnswer"),
+                                         "How many were refused; the retraining job, if any"),
+                    **errors(400, 401, 404, 409, 415, 503)},
+                params=[_TAG_NAME], body=json_body("ImageIds"), tag="tags"),
         },
         "/collections": {
             "get": operation("List collections by name, with active image counts", {

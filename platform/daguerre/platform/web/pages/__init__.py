@@ -34,6 +34,7 @@ SCREENS: tuple[Screen, ...] = (
     Screen("Search", "search_page.search", "viewer"),
     Screen("Boards", "boards_page.boards", "viewer"),
     Screen("Review", "review_page.review", "viewer"),
+    Screen("Suggestions", "suggestions_page.index", "viewer"),
     Screen("Duplicates", "duplicates_page.duplicates", "viewer"),
     Screen("Create", "create_page.create", "curator"),
     Screen("Jobs", "jobs_page.jobs", "viewer"),

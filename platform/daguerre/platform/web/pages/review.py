@@ -1,6 +1,7 @@
 """The review screen, ``/review``: generated and restored images still awaiting review, newest
-first, as a grid of cards (thumbnail, the operation that made it, a link to its parent's
-original), a page at a time (``?before=<id>``, keyset on the image id).
+first or best prompt adherence first (``?sort=adherence``), as a grid of cards (thumbnail, the
+operation that made it, its adherence, a link to its parent's original), a page at a time
+(``?before=<id>``, a keyset on the order shown).
 
 Any signed-in person may look; curating (approve, reject, back to unreviewed, rating) needs a
 curator, so the buttons and the keys (``static/review.js`` over ``static/keys.js``) are only
@@ -28,6 +29,9 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("T", "add a tag"), ("B", "add to a board"),
     ("0–5", "rating (0 clears it)"), ("← / →", "previous / next card"), ("?", "show the keys"),
 )
+# The queue's orders (services/images.py IMAGE_SORTS), as the screen names them.
+SORT_LABELS: tuple[tuple[str, str], ...] = (("id", "Newest first"),
+                                            ("adherence", "Best prompt adherence first"))
 
 
 @bp.get("/review")
@@ -35,13 +39,18 @@ KEYS: tuple[tuple[str, str], ...] = (
 def review() -> str:
     try:
         queue = images_svc.review_queue(get_context(), {"limit": PAGE_SIZE,
-                                                        "before": request.args.get("before")})
+                                                        "before": request.args.get("before"),
+                                                        "sort": request.args.get("sort")})
     except BadInput as exc:
         abort(400, str(exc))
-    more_url = (url_for("review_page.review", before=queue["next_before"])
+    # The default order stays out of the URL, so the screen's address is what it always was.
+    sort_arg = {"sort": queue["sort"]} if queue["sort"] != "id" else {}
+    more_url = (url_for("review_page.review", before=queue["next_before"], **sort_arg)
                 if queue["next_before"] is not None else None)
+    orders = [(label, url_for("review_page.review", **({"sort": key} if key != "id" else {})),
+               key == queue["sort"]) for key, label in SORT_LABELS]
     return render_template("review.html", api_prefix=PREFIX, queue=queue, more_url=more_url,
-                           can_curate=caller_may("curator"), keys=KEYS,
+                           can_curate=caller_may("curator"), keys=KEYS, orders=orders,
                            first_page=request.args.get("before") in (None, ""))
 
 

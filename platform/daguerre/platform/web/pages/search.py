@@ -1,8 +1,9 @@
 """The search screen, ``/search``: by a query in the query syntax (``?q=``), by an example image
 (``?image=<sha256>`` of an uploaded example) or by an indexed image (``?like=<id>``, "More like
-this" on every card), under the filter panel, by relevance or by capture date (``?sort=``), a
-page at a time (``?offset=``; ``static/pager.js`` loads the next page as the person scrolls
-when it is there, and the "More results" link works without it).
+this" on every card), under the filter panel, by relevance or by capture date (``?sort=``),
+stopping where relevance drops or not (``?cutoff=auto``, "Stop at relevance"), a page at a
+time (``?offset=``; ``static/pager.js`` loads the next page as the person scrolls when it is
+there, and the "More results" link works without it).
 
 Everything here is read from the services: the ranking and the date order
 (:mod:`daguerre.platform.services.search`), the stored examples
@@ -51,7 +52,9 @@ SYNTAX: tuple[tuple[str, str], ...] = (
     ('#1 - "snow" + "autumn"', "image and text terms mix freely"),
 )
 # Values of the query string a result page carries to its next page, besides the filters.
-CARRIED = ("q", "like", "image", "sort", "limit", "min_score")
+CARRIED = ("q", "like", "image", "sort", "cutoff", "limit", "min_score")
+# What the form of an example image carries to its result page, besides the filters.
+UPLOAD_CARRIED = ("sort", "cutoff")
 
 
 def _args() -> dict[str, str]:
@@ -134,6 +137,7 @@ def _page(args: dict[str, str], *, upload_error: dict[str, Any] | None = None
     ctx = get_context()
     view: dict[str, Any] = {
         "q": args.get("q", ""), "sort": args.get("sort", "relevance"),
+        "cutoff": args.get("cutoff"), "stop": None,
         "like": args.get("like"), "image": args.get("image"), "hits": [], "more_url": None,
         "problem": None, "source": None, "searched": False, "offset": 0, "limit": PAGE_SIZE,
         "upload_error": upload_error,
@@ -142,15 +146,18 @@ def _page(args: dict[str, str], *, upload_error: dict[str, Any] | None = None
     try:
         view["panel"] = panel_context(ctx, args)
         opts = search_svc.options(args, default_limit=PAGE_SIZE)
+        order = search_svc.order_options(args)
         view["limit"], view["offset"] = opts["limit"], opts["offset"]
         view["source"] = _example_source(args.get("like"))
         fetch = _fetcher(args, opts)
         if fetch is not None:
             with state().search_lock:
-                hits, more = search_svc.sorted_page(fetch, view["sort"], opts["limit"],
-                                                    opts["offset"])
+                found = search_svc.results(fetch, limit=opts["limit"], offset=opts["offset"],
+                                           **order)
             view["searched"] = True
-            view["hits"] = [h.as_dict() for h in hits]
+            view["hits"] = [h.as_dict() for h in found.hits]
+            view["stop"] = found.cutoff.as_dict() if found.cutoff else None
+            more = found.more
             if more:
                 view["more_url"] = _url(args, offset=opts["offset"] + opts["limit"])
     except Exception as exc:  # noqa: BLE001 - the errors a person can act on are shown
@@ -162,10 +169,15 @@ def _page(args: dict[str, str], *, upload_error: dict[str, Any] | None = None
                                   "origins": (), "review_states": (), "formats": ()})
         status = problem["status"]
     view["chunk_url"] = _url(args, offset=view["offset"])
-    view["keep"] = {k: args.get(k) for k in ("q", "sort", "like", "image", "limit", "min_score")}
-    view["upload_keep"] = {k: v for k, v in args.items() if k in FILTER_NAMES or k == "sort"}
+    view["keep"] = {k: args.get(k) for k in ("q", "sort", "cutoff", "like", "image", "limit",
+                                             "min_score")}
+    view["upload_keep"] = {k: v for k, v in args.items()
+                           if k in FILTER_NAMES or k in UPLOAD_CARRIED}
     first = {k: v for k, v in args.items() if k != "offset"}
     view["sort_urls"] = {s: _url(first, sort=s) for s in search_svc.SORTS}
+    # "Stop at relevance": off (no cut-off) or auto; a number in the URL works too.
+    view["cutoff_urls"] = {"off": _url({k: v for k, v in first.items() if k != "cutoff"}),
+                           "auto": _url(first, cutoff=search_svc.CUTOFF_AUTO)}
     can_curate = caller_may("curator")
     html = render_template("search.html", api_prefix=PREFIX, can_curate=can_curate,
                            drop_boards=drop_boards(ctx, can_curate),
@@ -202,7 +214,7 @@ def search_image() -> ResponseReturnValue:
     except (DaguerreError, RequestEntityTooLarge) as exc:
         return _upload_refused(exc)
     keep = {k: v for k, v in request.form.items()
-            if (k in FILTER_NAMES or k == "sort") and v.strip() != ""}
+            if (k in FILTER_NAMES or k in UPLOAD_CARRIED) and v.strip() != ""}
     # 303: the browser follows with a GET, so reloading the result does not post again.
     return redirect(_url({"image": key, **keep}), 303)
 

@@ -16,7 +16,7 @@ let total = Number(($("#review-count").textContent.match(/\d+/) ?? ["0"])[0]);
 
 function showCount() {
   $("#review-count").textContent =
-    `${total} image${total === 1 ? "" : "s"} awaiting review, newest first.`;
+    `${total} image${total === 1 ? "" : "s"} awaiting review, ${main.dataset.order}.`;
   $("#review-empty").hidden = grid.querySelector(CARD) !== null;
 }
 
