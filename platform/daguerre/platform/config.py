@@ -10,6 +10,7 @@ Nothing here runs at import time: callers build a :class:`Settings` with :func:`
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -85,6 +86,20 @@ class Settings:
     edit_model: str = ""
     upscale_model: str = ""
     offline: bool = False  # never download weights: local directories and the HF cache only
+    # Where vectors live (docs/store.md): auto (pgvector when the catalog is PostgreSQL with the
+    # `vector` extension, and the model's vectors are not still in FAISS files; else FAISS),
+    # faiss, or pgvector. `daguerre vectors migrate --to ...` moves them and sets this.
+    vector_store: str = "auto"
+    # pgvector's HNSW index: graph degree and build beam (kept per model in the registry; a
+    # change applies at the next rebuild), the search beam, the tuples a filtered (iterative)
+    # scan may visit before the store answers exactly instead, and the maintenance_work_mem of
+    # a build in MB (a graph that does not fit builds many times slower). Measured defaults:
+    # docs/benchmarks.md, "Vector backends".
+    pgvector_m: int = 16
+    pgvector_ef_construction: int = 64
+    pgvector_ef_search: int = 80
+    pgvector_max_scan_tuples: int = 20_000
+    pgvector_build_memory_mb: int = 1024
 
     def diffusion_model(self, task: str) -> str:
         """The model ``task`` uses: its ``<task>_model`` setting, else the generator's default."""
@@ -134,6 +149,9 @@ class Settings:
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **{k: _coerce(k, v) for k, v in values.items()})
 
+
+# The values of ``vector_store``: where the vectors of each embedding model live.
+VECTOR_STORES: tuple[str, ...] = ("auto", "faiss", "pgvector")
 
 # The generator tasks that have a model setting (``<task>_model``), as the generator lists them.
 MODEL_TASKS: tuple[str, ...] = tuple(DEFAULT_MODELS)
@@ -222,4 +240,69 @@ def load_settings(
     if settings.clip_precision not in {"fp32", "int8"}:
         raise ConfigError("DAGUERRE_CLIP_PRECISION must be fp32 or int8, got "
                           f"{settings.clip_precision!r}")
+    if settings.vector_store not in VECTOR_STORES:
+        raise ConfigError("DAGUERRE_VECTOR_STORE must be auto, faiss or pgvector, got "
+                          f"{settings.vector_store!r}")
+    for key in ("pgvector_m", "pgvector_ef_construction", "pgvector_ef_search",
+                "pgvector_max_scan_tuples", "pgvector_build_memory_mb"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{env_var(key)} must be a positive integer, "
+                              f"got {getattr(settings, key)!r}")
     return settings
+
+
+def settings_file(settings: Settings, env: Mapping[str, str] | None = None) -> Path:
+    """The TOML file a command that changes a setting writes: the one ``DAGUERRE_CONFIG``
+    names, else ``daguerre.toml`` in the data directory (read from then on, see above)."""
+    env = os.environ if env is None else env
+    named = env.get(ENV_PREFIX + "CONFIG")
+    return Path(named).expanduser() if named else settings.home / "daguerre.toml"
+
+
+def write_setting(settings: Settings, key: str, value: str,
+                  env: Mapping[str, str] | None = None) -> tuple[Path, str | None]:
+    """Record ``key = "value"`` in the settings file (created if missing; other lines kept),
+    atomically. Returns the file and, when an environment variable overrides the file for
+    this key with another value, that variable's name (the caller tells the user)."""
+    if key not in _FIELDS:
+        raise ConfigError(f"unknown setting {key!r}")
+    _coerce(key, value)
+    env = os.environ if env is None else env
+    path = settings_file(settings, env)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        lines = []
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    line = f"{key} = {_toml_string(value)}\n"
+    mine = [i for i, text in enumerate(lines) if text.split("=", 1)[0].strip() == key]
+    if mine:
+        lines[mine[0]] = line
+        for i in reversed(mine[1:]):
+            del lines[i]
+    else:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(line)
+    text = "".join(lines)
+    try:
+        if tomllib.loads(text).get(key) != value:
+            raise ConfigError(f"config file {path}: could not set {key} (is it in a table?)")
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror}") from None
+    override = env.get(env_var(key))
+    return path, (env_var(key) if override not in (None, "") and override != value else None)
+
+
+def _toml_string(value: str) -> str:
+    # JSON's string escapes (\", \\, \uXXXX) are all valid in a TOML basic string.
+    return json.dumps(value)

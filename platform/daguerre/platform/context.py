@@ -19,7 +19,7 @@ from daguerre.platform.config import Settings, load_settings
 if TYPE_CHECKING:
     from daguerre.indexer.encoder import ClipEncoder
     from daguerre.indexer.models import ClipSpec
-    from daguerre.indexer.store import VectorStore
+    from daguerre.platform.vectors.backend import VectorBackend
 
 
 _log = logging.getLogger("daguerre.clip")
@@ -36,7 +36,7 @@ def notify(message: str) -> None:
 class Context:
     settings: Settings = field(default_factory=load_settings)
     _encoder: ClipEncoder | None = field(default=None, init=False, repr=False)
-    _stores: dict[str, VectorStore] = field(default_factory=dict, init=False, repr=False)
+    _stores: dict[str, VectorBackend] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -79,17 +79,31 @@ class Context:
                 .limit(limit)).all()
         return [str(Path(root) / path) for root, path in rows]
 
-    def store(self, encoder: ClipEncoder | None = None) -> VectorStore:
-        """The vector store of the configured model (each model has its own)."""
-        from daguerre.indexer.store import VectorStore
+    def store(self, encoder: ClipEncoder | None = None) -> VectorBackend:
+        """The vector store of the configured model (each model has its own), in the backend
+        the ``vector_store`` setting chooses (FAISS files or the catalog's pgvector)."""
+        from daguerre.platform.vectors.backend import open_store
 
         encoder = encoder or self.encoder()
         if encoder.key not in self._stores:
-            self._stores[encoder.key] = VectorStore.open(
-                self.settings.vectors_dir / encoder.key, dim=encoder.dim, model_key=encoder.key)
+            self._stores[encoder.key] = open_store(self.settings, self.catalog, encoder.key,
+                                                   encoder.dim)
         store = self._stores[encoder.key]
         store.reload()
         return store
+
+    def existing_store(self, model_key: str) -> VectorBackend | None:
+        """The store of ``model_key`` in its backend without loading the model, or None when
+        it has no vectors there yet."""
+        from daguerre.platform.vectors.backend import existing_store
+
+        return existing_store(self.settings, self.catalog, model_key)
+
+    def all_stores(self) -> list[VectorBackend]:
+        """Every model's store in both backends (what removing images' vectors must reach)."""
+        from daguerre.platform.vectors.backend import all_stores
+
+        return all_stores(self.settings, self.catalog)
 
     def close(self) -> None:
         if "catalog" in self.__dict__:

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "daguerre.platform.cli.duplicates",
     "daguerre.platform.cli.images",
     "daguerre.platform.cli.export",
+    "daguerre.platform.cli.vectors",
 )
 
 

@@ -156,13 +156,21 @@ def save_embeddings(store: Any, session: Session, model_key: str,
     rows. Returns how many images were recorded.
 
     The order is the consistency rule of the catalog: a row is never written for a vector that
-    was not saved, so a crash between the two only costs a re-embed on the next run.
+    was not saved, so a crash between the two only costs a re-embed on the next run. With the
+    pgvector backend the vectors and their rows are one transaction.
     """
+    from daguerre.platform.vectors.backend import backend_of
+
     batch = list(embedded)
     gone = np.asarray(list(remove), dtype=np.int64)
     if not batch and not gone.size:
         return 0
-    with store.edit() as st:
+    # In the catalog (pgvector), the vectors are written in this session's transaction and
+    # commit with their rows below: all or nothing. FAISS files are saved first (the rule above).
+    in_catalog = backend_of(store) == "pgvector"
+    if in_catalog:
+        session.flush()  # new images' rows first: a vector's image id is a foreign key
+    with store.edit(connection=session) if in_catalog else store.edit() as st:
         if gone.size:
             st.remove(gone)
         if batch:
@@ -237,13 +245,12 @@ def _configured_vectors(ctx: Context) -> tuple[str, Any] | None:
     The key is the one :func:`daguerre.indexer.models.load_clip` gives the encoder (checked
     again once a run does load it)."""
     from daguerre.indexer.models import model_key
-    from daguerre.indexer.store import VectorStore
 
     try:
         key = model_key(ctx.clip_spec)
     except OSError:  # a weights file that is not there: loading the model says so clearly
         return None
-    store = VectorStore.open_existing(ctx.settings.vectors_dir / key)
+    store = ctx.existing_store(key)
     if store is not None and store.model_key != key:
         return None
     return key, store
@@ -371,8 +378,10 @@ def embed_plan(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder:
     returns (files done, whether the run was canceled)."""
     from daguerre.indexer.models import encoder_runtime
     from daguerre.indexer.pipeline import Embedded, embed_files
+    from daguerre.platform.vectors.backend import backend_of
 
     settings = ctx.settings
+    in_catalog = backend_of(store) == "pgvector"
     made_by = encoder_runtime(encoder)
     summary.runtime, summary.precision = made_by
     pending: list[tuple[int, np.ndarray, str]] = []  # saved by the next store flush
@@ -388,7 +397,10 @@ def embed_plan(ctx: Context, s: Session, lib: Library, plan: IndexPlan, encoder:
         s.flush()  # one flush per batch assigns the new rows their ids (the vector ids)
         pending.extend((img.id, vector, sha) for img, vector, sha in staged)
         staged.clear()
-        s.commit()
+        if in_catalog:  # pgvector: the vectors commit with their rows, in one transaction
+            flush_store()
+        else:
+            s.commit()
 
     items = {item.file.abspath: item for item in plan.embed}
     total, done, canceled = len(items), 0, False

@@ -38,7 +38,7 @@ from daguerre.platform.files import is_inside, resolve_inside
 from daguerre.platform.services.tags import check_name
 
 if TYPE_CHECKING:
-    from daguerre.indexer.store import VectorStore
+    from daguerre.platform.vectors.backend import VectorBackend
 
 # Folders that hold the operating system: indexing one exposes system files through the API's
 # original-file endpoint, so they are refused outright. The first set is refused only as the
@@ -269,24 +269,19 @@ def remove_library(ctx: Context, ref: str | int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ removal steps
 
-def open_stores(ctx: Context) -> list[VectorStore]:
-    """Every model's vector store under the data directory, opened without loading a model
-    (each store's metadata names its model and dimension)."""
-    from daguerre.indexer.store import StoreError, VectorStore
+def open_stores(ctx: Context) -> list[VectorBackend]:
+    """Every model's vector store in both backends (FAISS files, the catalog's pgvector),
+    opened without loading a model (each store's metadata names its model and dimension)."""
+    from daguerre.indexer.store import StoreError
 
-    stores = []
-    folder = ctx.settings.vectors_dir
-    for directory in sorted(folder.iterdir()) if folder.is_dir() else ():
-        try:
-            store = VectorStore.open_existing(directory)
-        except StoreError as exc:
-            raise Unavailable(f"cannot read the vector store {directory}: {exc}") from None
-        if store is not None:
-            stores.append(store)
-    return stores
+    try:
+        return ctx.all_stores()
+    except StoreError as exc:
+        raise Unavailable(f"cannot read a vector store under {ctx.settings.vectors_dir}: "
+                          f"{exc}") from None
 
 
-def _remove_vectors(store: VectorStore, ids: list[int]) -> int:
+def _remove_vectors(store: VectorBackend, ids: list[int]) -> int:
     if not ids:
         return 0
     with store.edit() as st:

@@ -36,6 +36,7 @@ from daguerre.platform.catalog.queries import get_image, image_path
 from daguerre.platform.context import Context
 from daguerre.platform.errors import BadInput, Conflict, Forbidden
 from daguerre.platform.services.text_cache import embed_texts
+from daguerre.platform.vectors.backend import backend_of
 
 
 class BadQuery(BadInput):
@@ -231,7 +232,9 @@ def rank(ctx: Context, query: np.ndarray, limit: int, *, exclude: set[int] | Non
     store = ctx.store()
     q = np.asarray(query, dtype=np.float32)
     exclude = exclude or set()
-    if checked:
+    if backend_of(store) == "pgvector":
+        hits = _rank_in_catalog(ctx, store, q, limit, offset, checked, exclude)
+    elif checked:
         allowed = allowed_ids(ctx, checked)
         if exclude:
             allowed = allowed[~np.isin(allowed, np.fromiter(exclude, np.int64))]
@@ -255,6 +258,20 @@ def rank(ctx: Context, query: np.ndarray, limit: int, *, exclude: set[int] | Non
     if min_score is not None:
         hits = [h for h in hits if h.score >= min_score]
     return hits
+
+
+def _rank_in_catalog(ctx: Context, store: Any, q: np.ndarray, limit: int, offset: int,
+                     checked: SearchFilters, exclude: set[int]) -> list[Hit]:
+    """pgvector: the filters and the vector order in one SQL query, so the catalog and the
+    vectors cannot disagree and a filtered page is full (the store's iterative index scan)."""
+    with ctx.catalog.session() as s:
+        allowed = apply_filters(select(Image.id).where(Image.status == ImageStatus.ACTIVE),
+                                checked, s)
+        if exclude:
+            allowed = allowed.where(Image.id.not_in(sorted(exclude)))
+        scores, ids = store.search(q, limit, offset=offset, allowed_sql=allowed, connection=s)
+    return _join(ctx, [(int(i), float(sc)) for i, sc in zip(ids[0], scores[0], strict=True)
+                       if int(i) >= 0])
 
 
 def _join(ctx: Context, found: list[tuple[int, float]]) -> list[Hit]:

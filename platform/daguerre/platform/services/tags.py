@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from sqlalchemy import case, delete, distinct, func, select
 from sqlalchemy.orm import Session
 
@@ -320,6 +319,8 @@ def classify(
     labels = list(dict.fromkeys(check_name(label, field="labels") for label in labels))
     if not labels:
         raise BadInput("labels is empty: give at least one label", field="labels", value=[])
+    from daguerre.platform.vectors.backend import held_ids
+
     progress = progress or (lambda done, total, msg: None)
     should_cancel = should_cancel or (lambda: False)
     encoder = ctx.encoder()
@@ -330,7 +331,7 @@ def classify(
         raise BadInput(str(exc), field="templates") from None
 
     ids = _image_ids(ctx, library, image_ids)
-    held = np.asarray([i for i in ids if i in store], dtype=np.int64)
+    held = held_ids(store, ids)
     summary = ClassifySummary(labels=len(labels), skipped=len(ids) - len(held))
     total = len(held)
     progress(0, total, f"{total} images, {len(labels)} labels")
