@@ -32,6 +32,8 @@ RUNS = {
     "job_overhead": (["--jobs", "10", "--latency-jobs", "3", "--no-api"], "succeeded"),
     "index_idle": (["--files", "300", "--runs", "2"], "nothing changed"),
     "clip_runtime_quality": (["--per-pair", "2"], "precision@10"),
+    "duplicates_quality": (["--families", "10", "--photos", "16", "--screens", "8",
+                            "--radii", "8"], "wrong groups"),
     "fewshot_tags": (["--per-class", "4", "--target-size", "30", "--positives", "5,10",
                       "--trials", "1", "--no-compare"], "precision@20"),
     "search_cutoff": (["--libraries", "1", "--per-pair-max", "6"], "best fixed"),

@@ -2,39 +2,46 @@
 
 * ``exact``: byte-identical files (same SHA-256).
 * ``near``: the same picture stored differently: resized, re-compressed, slightly cropped or
-  re-encoded in another format. Found by the Hamming distance between 64-bit perceptual hashes
-  (``imagehash.phash``: the sign pattern of the low DCT frequencies of a 32x32 grey thumbnail),
-  which such edits barely change. :data:`NEAR_MAX_DISTANCE` is the default cut-off, measured on
-  scikit-image's photos and generated shapes: half-size, JPEG quality 60, WebP and
-  resized-and-recompressed copies stay within 4 bits and 2% crops of photographs mostly within
-  8, while distinct photographs were 20 or more bits apart and distinct flat-background shapes 10
-  or more. Repetitive textures (grass, brick) are the weak spot: a small crop can move their hash
-  by 20 bits. A near group joins different contents only; byte-identical copies inside it are the
-  exact tier's business.
+  re-encoded in another format. Candidates are pairs whose 64-bit perceptual hashes
+  (``imagehash.phash``: the sign pattern of the low DCT frequencies of a 32x32 grey thumbnail)
+  are within :data:`NEAR_MAX_DISTANCE` bits, which such edits barely change: half-size, JPEG
+  quality 60, WebP and resized-and-recompressed copies stay within 4 bits, 1-3 % crops mostly
+  within 8. A hash match alone is not enough: flat graphics (a background and a few shapes)
+  that differ by a shape's colour, outline or place often share their hash within a few bits.
+  So each candidate is confirmed by the pixels of both thumbnails
+  (:mod:`daguerre.indexer.near_copy`: aligned for a crop of up to 5 % a side, then compared),
+  and groups form around a keeper, never by chaining: every member is a confirmed copy of the
+  keeper itself. Repetitive textures (grass, brick) are the weak spot of the hash: a small crop
+  can move it by 20 bits, and flat graphics with a single shape sometimes move as far.
 
   Pairs within the cut-off come from an exact FAISS binary range search: about 2 s for 100k
-  images on two cores, minutes for a million (it is O(n^2) popcounts, in C++).
+  images on two cores, minutes for a million (it is O(n^2) popcounts, in C++); the pixel check
+  costs about 4 ms a candidate pair, and reads only those candidates' thumbnails.
 * ``similar``: different pictures of the same thing (a burst, the same view on another day), found
   by embedding cosine similarity above a threshold. Near-duplicates are collapsed to their keeper
-  first, so a similar group lists distinct pictures.
+  first, so a similar group lists distinct pictures. Here too groups form around a keeper: linked
+  through a chain of neighbours, a set of shapes' embeddings held members at a cosine of 0.35 to
+  each other, so each member must be similar to the keeper itself.
 
-Groups are connected components (union-find) of the pairwise relation, and each names a suggested
-keeper: the largest resolution, then the oldest (capture time, else file time), then the lowest
-id. A group's id is derived from its tier and member ids, so it is stable across runs for as long
-as the group's membership is.
+Each group names a suggested keeper: the largest resolution, then the oldest (capture time, else
+file time), then the lowest id. A group's id is derived from its tier and member ids, so it is
+stable across runs for as long as the group's membership is.
 
-Everything here is pure: records and vectors in, groups out. Finding the catalog rows and the
-vector neighbours is the caller's job.
+Everything here is pure: records, vectors and thumbnails in (through the caller's loaders), groups
+out. Finding the catalog rows, the thumbnails and the vector neighbours is the caller's job.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+
+from daguerre.indexer import near_copy
+from daguerre.indexer.near_copy import Layout
 
 Tier = Literal["exact", "near", "similar"]
 TIERS: tuple[Tier, ...] = ("exact", "near", "similar")
@@ -97,10 +104,14 @@ class UnionFind:
         return [c for c in out.values() if len(c) > 1]
 
 
+def _keeper_key(c: Candidate) -> tuple[int, float, int]:
+    """Sorts the suggested keeper first: largest resolution, then oldest, then lowest id."""
+    return (-(c.width * c.height), c.timestamp, c.id)
+
+
 def keeper_of(candidates: Sequence[Candidate]) -> int:
     """The suggested keeper: largest resolution, then oldest, then lowest id."""
-    best = min(candidates, key=lambda c: (-(c.width * c.height), c.timestamp, c.id))
-    return best.id
+    return min(candidates, key=_keeper_key).id
 
 
 def _check(candidates: Sequence[Candidate]) -> None:
@@ -157,9 +168,61 @@ def hamming_pairs(bits: np.ndarray, max_distance: int) -> list[tuple[int, int, i
     return sorted(pairs)
 
 
-def near_groups(candidates: Sequence[Candidate], max_distance: int = NEAR_MAX_DISTANCE
-                ) -> list[Group]:
-    """Groups of perceptually identical images holding at least two different contents."""
+def around_keepers(order: Sequence[int],
+                   take: Callable[[int, set[int]], list[tuple[int, float]]]
+                   ) -> list[tuple[int, list[tuple[int, float]]]]:
+    """Groups without chaining: each node, in keeper order, that no group holds yet becomes a
+    keeper, and ``take(keeper, free)`` returns which of the free nodes belong with it (each with
+    its distance to the keeper). So every member belongs with the keeper itself, never only with
+    another member, and a node a better keeper took is not offered to the next one."""
+    free = set(order)
+    groups = []
+    for keeper in order:
+        if keeper not in free:
+            continue
+        free.discard(keeper)
+        taken = take(keeper, free)
+        for node, _ in taken:
+            free.discard(node)
+        if taken:
+            groups.append((keeper, taken))
+    return groups
+
+
+class _Layouts:
+    """Thumbnails made comparable on demand, the most recent thousand kept (about 50 MB), so a
+    library of millions never holds them all; keepers take their copies one after the other, so
+    a thumbnail is mostly wanted again soon or never."""
+
+    def __init__(self, thumbnails: Callable[[int], bytes | None], keep: int = 1024) -> None:
+        from functools import lru_cache
+
+        def load(image_id: int) -> Layout | None:
+            data = thumbnails(image_id)
+            if data is None:
+                return None
+            try:
+                return near_copy.layout(data)
+            except (OSError, ValueError, SyntaxError):  # an unreadable thumbnail confirms nothing
+                return None
+
+        self.get = lru_cache(maxsize=keep)(load)
+
+
+def near_groups(candidates: Sequence[Candidate], max_distance: int = NEAR_MAX_DISTANCE, *,
+                thumbnails: Callable[[int], bytes | None] | None = None) -> list[Group]:
+    """Groups of the same picture stored differently, holding at least two different contents.
+
+    A pair of contents is a candidate when their perceptual hashes are at most ``max_distance``
+    bits apart; given ``thumbnails`` (image id -> thumbnail bytes, None when there is none), a
+    candidate is a copy only when :func:`daguerre.indexer.near_copy.compare` finds the same
+    picture in both thumbnails, and an image without a thumbnail is nobody's copy. Without
+    ``thumbnails`` the hash alone decides (for callers that have no pixels).
+
+    Groups form around keepers (:func:`around_keepers`): every member is a copy of the group's
+    keeper itself, so pictures never join through a chain of look-alikes. ``distance`` is the
+    largest hash distance from the keeper to a member.
+    """
     _check(candidates)
     if not 0 <= max_distance <= 64:
         raise ValueError(f"max_distance must be between 0 and 64 bits, got {max_distance}")
@@ -168,22 +231,33 @@ def near_groups(candidates: Sequence[Candidate], max_distance: int = NEAR_MAX_DI
     for c in candidates:
         if c.phash:
             contents.setdefault(c.sha256, []).append(c)
-    reps = list(contents.values())
+    reps = sorted(contents.values(), key=lambda cs: min(_keeper_key(c) for c in cs))
     if len(reps) < 2:
         return []
     bits = phash_bits([cs[0].phash for cs in reps])  # type: ignore[misc]
-    uf = UnionFind(len(reps))
-    worst: dict[tuple[int, int], int] = {}
+    near: dict[int, list[tuple[int, int]]] = {}
     for i, j, d in hamming_pairs(bits, max_distance):
-        uf.union(i, j)
-        worst[(i, j)] = d
+        near.setdefault(i, []).append((j, d))
+        near.setdefault(j, []).append((i, d))
+    layouts = _Layouts(thumbnails) if thumbnails is not None else None
+
+    def copies_of(keeper: int, free: set[int]) -> list[tuple[int, float]]:
+        out = []
+        for node, d in sorted(near.get(keeper, ())):
+            if node not in free:
+                continue
+            if layouts is not None:
+                a, b = layouts.get(reps[keeper][0].id), layouts.get(reps[node][0].id)
+                if a is None or b is None or not near_copy.compare(a, b).same:
+                    continue
+            out.append((node, float(d)))
+        return out
+
     groups = []
-    for comp in uf.components():
-        members = [c for k in comp for c in reps[k]]
-        inside = set(comp)
-        dist = max((d for (i, j), d in worst.items() if i in inside and j in inside), default=0)
+    for keeper, taken in around_keepers(range(len(reps)), copies_of):
+        members = [c for k in [keeper, *(n for n, _ in taken)] for c in reps[k]]
         groups.append(Group("near", tuple(sorted(c.id for c in members)), keeper_of(members),
-                            float(dist)))
+                            max(d for _, d in taken)))
     return sorted(groups, key=lambda g: g.members)
 
 
@@ -205,11 +279,19 @@ def cosine_pairs(vectors: np.ndarray, min_cosine: float, block: int = 1024
 
 def similar_groups(candidates: Sequence[Candidate], pairs: Iterable[tuple[int, int, float]],
                    min_cosine: float = SIMILAR_MIN_COSINE,
-                   duplicates: Sequence[Group] = ()) -> list[Group]:
+                   duplicates: Sequence[Group] = (), *,
+                   vectors: Callable[[Sequence[int]], Mapping[int, np.ndarray]] | None = None
+                   ) -> list[Group]:
     """Groups of visually similar images from (id, id, cosine) pairs.
 
     ``duplicates`` (exact and near groups) are collapsed to their keepers first: a similar group
     lists distinct pictures, and never only copies of one picture.
+
+    The pairs at or above ``min_cosine`` link images into candidate sets; each set is then split
+    around keepers (:func:`around_keepers`), so every member is at least ``min_cosine`` from the
+    group's keeper itself, not only from another member. ``vectors`` (ids -> {id: embedding}
+    for those it holds) lets that be checked exactly for every member of a set; without it, or
+    for an image it lacks, only the given pairs count.
     """
     _check(candidates)
     by_id = {c.id: c for c in candidates}
@@ -218,24 +300,44 @@ def similar_groups(candidates: Sequence[Candidate], pairs: Iterable[tuple[int, i
         for m in g.members:
             if m in rep:
                 rep[m] = g.keeper
-    nodes = sorted({rep[c.id] for c in candidates})
+    nodes = sorted({rep[c.id] for c in candidates}, key=lambda i: _keeper_key(by_id[i]))
     index = {n: k for k, n in enumerate(nodes)}
     uf = UnionFind(len(nodes))
-    worst: dict[int, float] = {}
+    listed: dict[tuple[int, int], float] = {}
     for a, b, cos in pairs:
         if cos < min_cosine or a not in rep or b not in rep:
             continue
-        ra, rb = rep[a], rep[b]
-        if ra == rb:
+        ka, kb = index[rep[a]], index[rep[b]]
+        if ka == kb:
             continue
-        uf.union(index[ra], index[rb])
-        worst[index[ra]] = max(worst.get(index[ra], 0.0), 1.0 - cos)
-        worst[index[rb]] = max(worst.get(index[rb], 0.0), 1.0 - cos)
+        uf.union(ka, kb)
+        key = (min(ka, kb), max(ka, kb))
+        listed[key] = max(listed.get(key, -1.0), float(cos))
     groups = []
     for comp in uf.components():
-        ids = tuple(sorted(nodes[k] for k in comp))
-        dist = max(worst.get(k, 0.0) for k in comp)
-        groups.append(Group("similar", ids, keeper_of([by_id[i] for i in ids]), round(dist, 6)))
+        comp = sorted(comp)  # keeper order, since nodes are
+        # The set's embeddings as rows of one matrix, so each keeper meets all its candidates
+        # in one product (a chained set can hold thousands of images).
+        got = dict(vectors([nodes[k] for k in comp])) if vectors is not None else {}
+        row = {index[i]: r for r, i in enumerate(got)}
+        mat = np.zeros((len(got), 1), np.float32)
+        if got:
+            mat = np.stack([np.asarray(v, dtype=np.float32) for v in got.values()])
+            mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+
+        def similar_to(keeper: int, free: set[int], row: dict[int, int] = row,
+                       mat: np.ndarray = mat) -> list[tuple[int, float]]:
+            ks = sorted(free)  # around_keepers offers this set's own nodes only
+            cos = np.array([listed.get((keeper, k), -1.0) for k in ks])
+            if keeper in row:
+                have = [n for n, k in enumerate(ks) if k in row]
+                cos[have] = mat[[row[ks[n]] for n in have]] @ mat[row[keeper]]
+            return [(k, 1.0 - float(c)) for k, c in zip(ks, cos, strict=True) if c >= min_cosine]
+
+        for keeper, taken in around_keepers(comp, similar_to):
+            ids = tuple(sorted(nodes[k] for k in [keeper, *(n for n, _ in taken)]))
+            groups.append(Group("similar", ids, nodes[keeper],
+                                round(max(max(d for _, d in taken), 0.0), 6)))
     return sorted(groups, key=lambda g: g.members)
 
 
@@ -243,18 +345,23 @@ def find_groups(candidates: Sequence[Candidate], *, tiers: Sequence[Tier] = TIER
                 vectors: np.ndarray | None = None,
                 similar_pairs: Iterable[tuple[int, int, float]] | None = None,
                 near_max_distance: int = NEAR_MAX_DISTANCE,
-                similar_min_cosine: float = SIMILAR_MIN_COSINE) -> list[Group]:
+                similar_min_cosine: float = SIMILAR_MIN_COSINE,
+                thumbnails: Callable[[int], bytes | None] | None = None,
+                vector_lookup: Callable[[Sequence[int]], Mapping[int, np.ndarray]] | None = None
+                ) -> list[Group]:
     """Every group of the requested tiers, exact first, then near, then similar.
 
     For the similar tier give either ``vectors`` (one row per candidate, compared exactly) or
     ``similar_pairs`` as (id, id, cosine) — e.g. from a vector index's nearest neighbours, which
-    scales to large libraries.
+    scales to large libraries — with ``vector_lookup`` (ids -> {id: embedding}) to check each
+    member against its keeper exactly. ``thumbnails`` (id -> thumbnail bytes or None) confirms
+    near copies by their pixels (:func:`near_groups`).
     """
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
         raise ValueError(f"unknown tier {unknown[0]!r}; tiers are {', '.join(TIERS)}")
     exact = exact_groups(candidates)
-    near = near_groups(candidates, near_max_distance)
+    near = near_groups(candidates, near_max_distance, thumbnails=thumbnails)
     out: list[Group] = []
     if "exact" in tiers:
         out += exact
@@ -269,5 +376,13 @@ def find_groups(candidates: Sequence[Candidate], *, tiers: Sequence[Tier] = TIER
                                  f"for {len(candidates)} candidates")
             similar_pairs = [(candidates[i].id, candidates[j].id, c)
                              for i, j, c in cosine_pairs(vectors, similar_min_cosine)]
-        out += similar_groups(candidates, similar_pairs, similar_min_cosine, exact + near)
+        if vectors is not None and vector_lookup is None and len(vectors) == len(candidates):
+            row = {c.id: k for k, c in enumerate(candidates)}
+            table = np.asarray(vectors)
+
+            def vector_lookup(ids: Sequence[int]) -> Mapping[int, np.ndarray]:
+                return {i: table[row[i]] for i in ids if i in row}
+
+        out += similar_groups(candidates, similar_pairs, similar_min_cosine, exact + near,
+                              vectors=vector_lookup)
     return out

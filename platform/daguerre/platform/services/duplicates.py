@@ -1,8 +1,11 @@
 """Duplicates in the catalog: find them in three tiers, resolve a group into its keeper.
 
-Finding reads the catalog (hashes, sizes, times) and, for the ``similar`` tier, the vector store's
-nearest neighbours of each image, so it scales with the store's index rather than comparing every
-pair of vectors. The grouping itself is :mod:`daguerre.indexer.duplicates`.
+Finding reads the catalog (hashes, sizes, times), the thumbnails of images whose perceptual hashes
+are close (a ``near`` copy is confirmed by its pixels), and, for the ``similar`` tier, the vector
+store's nearest neighbours of each image, so it scales with the store's index rather than
+comparing every pair of vectors, then the stored embeddings of the images those link, so each
+member is checked against its group's keeper. The grouping itself is
+:mod:`daguerre.indexer.duplicates`.
 
 Resolving a group never deletes or moves a file: the others are marked ``duplicate`` (with
 ``duplicate_of`` pointing at the keeper), which takes them out of search, listings and later
@@ -12,7 +15,7 @@ groups can be resolved: a ``similar`` group holds different pictures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +80,13 @@ def _check_tiers(tiers: Sequence[str]) -> tuple[str, ...]:
     return out
 
 
-def _candidates(ctx: Context, library: str | int | None) -> tuple[list[Any], dict[int, Member]]:
+def _candidates(ctx: Context, library: str | int | None
+                ) -> tuple[list[Any], dict[int, Member], dict[int, str]]:
+    """The active images as duplicate candidates, their members, and their thumbnails' paths
+    (relative to the data directory)."""
     from daguerre.indexer.duplicates import Candidate
 
-    cands, members = [], {}
+    cands, members, thumbs = [], {}, {}
     with ctx.catalog.session() as s:
         q = (select(Image, Library).outerjoin(Library, Image.library_id == Library.id)
              .where(Image.status == ImageStatus.ACTIVE))
@@ -93,17 +99,47 @@ def _candidates(ctx: Context, library: str | int | None) -> tuple[list[Any], dic
             members[img.id] = Member(img.id, image_path(ctx.settings.home, img, lib), img.width,
                                      img.height, img.size,
                                      iso(img.captured_at), img.rating)
-    return cands, members
+            if img.thumbnail:
+                thumbs[img.id] = img.thumbnail
+    return cands, members, thumbs
 
 
-def _neighbour_pairs(ctx: Context, ids: list[int], min_cosine: float,
-                     progress: ProgressFn) -> list[tuple[int, int, float]]:
-    """(id, id, cosine) for each image's nearest neighbours at or above ``min_cosine``."""
+def _thumbnail_reader(ctx: Context, thumbs: dict[int, str]) -> Callable[[int], bytes | None]:
+    """Image id -> its thumbnail's bytes, read only from inside the thumbnails folder; None
+    when it has none or the file is gone (such an image is then nobody's near copy)."""
+    fence = ctx.settings.thumbnails_dir.resolve()
+
+    def read(image_id: int) -> bytes | None:
+        rel = thumbs.get(image_id)
+        if rel is None:
+            return None
+        path = (ctx.settings.home / rel).resolve()
+        if not path.is_relative_to(fence):
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    return read
+
+
+def _neighbour_pairs(ctx: Context, ids: list[int], min_cosine: float, progress: ProgressFn
+                     ) -> tuple[list[tuple[int, int, float]], Callable[[Sequence[int]],
+                                                                       dict[int, np.ndarray]]]:
+    """(id, id, cosine) for each image's nearest neighbours at or above ``min_cosine``, and a
+    lookup of stored embeddings (ids -> {id: vector} for those the store holds), with which the
+    similar tier checks each member against its keeper."""
     store = ctx.store()
+
+    def lookup(wanted: Sequence[int]) -> dict[int, np.ndarray]:
+        have = [int(i) for i in wanted if i in store]
+        return dict(zip(have, store.get(have), strict=True)) if have else {}
+
     held = np.asarray([i for i in ids if i in store], dtype=np.int64)
     pairs: list[tuple[int, int, float]] = []
     if len(held) < 2:
-        return pairs
+        return pairs, lookup
     k = min(NEIGHBOURS + 1, len(held))
     for start in range(0, len(held), QUERY_BATCH):
         batch = held[start:start + QUERY_BATCH]
@@ -113,7 +149,7 @@ def _neighbour_pairs(ctx: Context, ids: list[int], min_cosine: float,
                 if b != a and sc >= min_cosine:
                     pairs.append((a, int(b), float(sc)))
         progress(min(start + QUERY_BATCH, len(held)), len(held), "comparing embeddings")
-    return pairs
+    return pairs, lookup
 
 
 def find_duplicates(
@@ -138,12 +174,15 @@ def find_duplicates(
         raise BadInput(f"similar_min_cosine must be between -1 and 1, got {min_cos}",
                        field="threshold", value=min_cos)
     progress = progress or (lambda done, total, msg: None)
-    cands, members = _candidates(ctx, library)
-    pairs = None
+    cands, members, thumbs = _candidates(ctx, library)
+    pairs, lookup = None, None
     if "similar" in tiers:
-        pairs = _neighbour_pairs(ctx, [c.id for c in cands], min_cos, progress)
+        pairs, lookup = _neighbour_pairs(ctx, [c.id for c in cands], min_cos, progress)
+    # Near copies are confirmed by their thumbnails' pixels (read only for perceptual-hash
+    # candidates), so the near tier never loads the model or the vector store.
     groups = dup.find_groups(cands, tiers=tiers, similar_pairs=pairs,
-                             near_max_distance=near_max, similar_min_cosine=min_cos)
+                             near_max_distance=near_max, similar_min_cosine=min_cos,
+                             thumbnails=_thumbnail_reader(ctx, thumbs), vector_lookup=lookup)
     return [DuplicateGroup(g.id, g.tier, g.keeper, g.distance,
                            tuple(members[m] for m in g.members)) for g in groups]
 
