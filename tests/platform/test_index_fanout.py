@@ -97,7 +97,9 @@ def _wait(w: Workers, job_id: int, until, timeout: float, what: str) -> dict:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_index_job_in_chunks_embeds_every_file_once_and_sums_up(workers: Workers, tmp_path):
-    root = write_library(tmp_path / "lib", 36, seed=4)
+    # Grainy photos: each chunk is real work, so the second worker gets its share however fast
+    # the first one runs the chunks nobody took yet.
+    root = write_grainy_library(tmp_path / "lib", 36, seed=4, size=(1200, 900))
     workers.start()
     workers.start()
     workers.wait_live(2)
