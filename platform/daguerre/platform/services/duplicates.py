@@ -130,13 +130,15 @@ def _neighbour_pairs(ctx: Context, ids: list[int], min_cosine: float, progress: 
     """(id, id, cosine) for each image's nearest neighbours at or above ``min_cosine``, and a
     lookup of stored embeddings (ids -> {id: vector} for those the store holds), with which the
     similar tier checks each member against its keeper."""
+    from daguerre.platform.vectors.backend import held_ids
+
     store = ctx.store()
 
     def lookup(wanted: Sequence[int]) -> dict[int, np.ndarray]:
-        have = [int(i) for i in wanted if i in store]
+        have = held_ids(store, wanted).tolist()  # one query on pgvector, not one per id
         return dict(zip(have, store.get(have), strict=True)) if have else {}
 
-    held = np.asarray([i for i in ids if i in store], dtype=np.int64)
+    held = held_ids(store, ids)
     pairs: list[tuple[int, int, float]] = []
     if len(held) < 2:
         return pairs, lookup
