@@ -56,3 +56,17 @@ def test_a_model_variable_beats_the_toml_file(tmp_path: Path):
     assert s.diffusion_model("upscale") == "org/env" and s.offline is False
     with pytest.raises(ValueError, match="unknown generator task"):
         s.diffusion_model("colorize")
+
+
+def test_write_setting_keeps_any_text_readable(tmp_path: Path) -> None:
+    """A value with a character beyond U+FFFF, a quote, a backslash and DEL is written as TOML
+    that reads back as the same text (JSON's ASCII escapes would make it a surrogate pair)."""
+    import tomllib
+
+    from daguerre.platform.config import write_setting
+
+    settings = load_settings(env={}, home=str(tmp_path))
+    value = 'photos 📷 "old"\\scans\x7f'
+    path, _ = write_setting(settings, "clip_weights", value, env={})
+    assert tomllib.loads(path.read_text(encoding="utf-8"))["clip_weights"] == value
+    assert load_settings(env={}, home=str(tmp_path)).clip_weights == value

@@ -304,5 +304,7 @@ def write_setting(settings: Settings, key: str, value: str,
 
 
 def _toml_string(value: str) -> str:
-    # JSON's string escapes (\", \\, \uXXXX) are all valid in a TOML basic string.
-    return json.dumps(value)
+    # JSON's escapes for quotes, backslashes and control characters are TOML's too. Other
+    # characters stay as they are: JSON's ASCII escapes would write a character beyond U+FFFF
+    # as a surrogate pair, which TOML refuses; DEL, which JSON leaves alone, TOML must escape.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
