@@ -326,6 +326,14 @@ def test_browser_type_a_query_and_press_enter(app, live_server, browser_page, sh
     page.set_viewport_size({"width": 390, "height": 844})
     no_overflow(page)
     page.screenshot(path=str(shots / "search-390.png"), full_page=True)
+    # Stop at relevance: Auto keeps the query's own best group and says where it cut.
+    page.get_by_role("link", name="Auto").click()
+    page.wait_for_url("**cutoff=auto*")
+    page.wait_for_selector("text=stopped at score")
+    assert 0 < page.locator(".photo-card").count() <= 12
+    no_overflow(page)
+    assert_accessible(page, "search (cut off)")
+    page.screenshot(path=str(shots / "search-cutoff-390.png"), full_page=True)
     # A query that does not parse, marked.
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_label("Query").fill('"a beach" + "sunset')

@@ -185,3 +185,9 @@ def test_learn_then_confirm_and_refuse_with_the_keys(app, live_server, token, br
         page.wait_for_timeout(200)
     assert left["classifier"]["positives"] == 8
     assert {i["id"] for i in left["items"]} == set(shown[4:])  # refused: never again
+    # On a phone: the remaining suggestions fit the width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector(".photo-card")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(shots / "suggestions-390.png"), full_page=True)
