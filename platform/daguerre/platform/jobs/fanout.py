@@ -23,7 +23,7 @@ from daguerre.platform.context import Context
 from daguerre.platform.errors import Canceled, DaguerreError
 from daguerre.platform.jobs import runner
 from daguerre.platform.jobs.registry import GPU_QUEUE
-from daguerre.platform.services.jobs import Jobs, chunk_jobs
+from daguerre.platform.services.jobs import Jobs, chunk_jobs, job_to_dict
 from daguerre.platform.services.progress import ProgressFn
 from daguerre.platform.services.workers import live_count
 
@@ -67,7 +67,7 @@ class JobChunks:
         return int(min(MAX_CHUNK, max(MIN_CHUNK, rate * CHUNK_SECONDS)))
 
     def resume(self, library_id: int) -> None:
-        left = [j for j in chunk_jobs(self.ctx, self.handle.job_id, unfinished_only=True)]
+        left = chunk_jobs(self.ctx, self.handle.job_id, unfinished_only=True)
         if left:
             self.handle.progress(0, None, f"finishing {len(left)} chunks of an earlier attempt")
             self._drive(left, total=None, progress=self.handle.progress)
@@ -124,7 +124,10 @@ class JobChunks:
             raise Canceled(f"index job {self.handle.job_id} canceled")
 
     def _rows(self, ids: list[int]) -> list[dict[str, Any]]:
-        return [self.jobs.get(job_id) for job_id in ids]
+        """The chunks as the API shows them, in ``ids`` order: one query (polled every second)."""
+        with self.ctx.catalog.session() as s:
+            rows = {j.id: job_to_dict(j) for j in s.scalars(select(Job).where(Job.id.in_(ids)))}
+        return [rows[job_id] for job_id in ids]
 
     def _watch(self, ids: list[int], total: int | None, progress: ProgressFn,
                stop: threading.Event) -> None:
