@@ -54,6 +54,12 @@ def library(seed: int, low: int, high: int) -> list[ShapeSpec]:
             for c in COLORS for s in SHAPES for _ in range(int(rng.integers(low, high + 1)))]
 
 
+def _upper_half_gap(ranked: np.ndarray) -> int:
+    """The rule ``auto`` used before: the largest drop among the first half of the ranks."""
+    gaps = (ranked[:-1] - ranked[1:])[:max(1, len(ranked) // 2)]
+    return int(np.argmax(gaps)) + 1
+
+
 def f1(kept: np.ndarray, truth: np.ndarray) -> float:
     """F1 of a kept set (boolean mask) against the truth (boolean mask); 0 when either is
     empty (no query here has an empty truth)."""
@@ -79,7 +85,9 @@ def main() -> None:
     methods = {"auto": lambda s, bg: cutoff.cut(s, "auto"),
                **{m: (lambda s, bg, m=m: cutoff.cut(s, m, background=bg))
                   for m in cutoff.METHODS},
-               "gap, whole ranking": lambda s, bg: cutoff.largest_gap(s, window=1.0)}
+               "gap, whole ranking": lambda s, bg: cutoff.largest_gap(s, reach=None),
+               "gap, upper half by rank (the old auto)":
+                   lambda s, bg: cutoff.Cut(_upper_half_gap(s), None, "gap", "")}
     kinds: list[str] = []
     fixed: list[np.ndarray] = []  # per query: F1 at each grid threshold
     by_method: dict[str, list[float]] = {m: [] for m in methods}

@@ -25,9 +25,24 @@ def test_auto_stops_after_the_matches_and_says_where() -> None:
 
 def test_the_drop_at_the_bottom_of_the_ranking_is_not_the_edge() -> None:
     # Over the whole ranking the widest gap is the last one (0.20 to -0.05): auto looks for its
-    # drop in the upper half only.
-    assert cutoff.largest_gap(RANKED, window=1.0).kept == len(RANKED) - 1
+    # drop only among the scores nearer the best than the median.
+    assert cutoff.largest_gap(RANKED, reach=None).kept == len(RANKED) - 1
     assert cutoff.cut(RANKED).kept == len(MATCHES)
+
+
+def test_a_sparse_drop_high_in_the_ranking_is_not_the_edge() -> None:
+    # Three matches, then a long tier of near misses thinning out (wider and wider steps) into
+    # the unrelated images. The drop where the near misses end (0.17 to 0.00) is wider than the
+    # one after the matches and lies in the upper half by rank, so a window by rank took it
+    # (a query of the benchmark kept 87 images for 3 matches); it lies below halfway from the
+    # best score to the median, so auto does not.
+    near = 0.57 - np.cumsum(np.linspace(0.002, 0.008, 80))
+    unrelated = np.linspace(0.0, -0.2, 230)
+    ranked = np.concatenate([[0.72, 0.716, 0.65], near, unrelated])
+    assert near[-1] - unrelated[0] > 2 * (0.65 - near[0])
+    assert 3 + len(near) < len(ranked) / 2
+    assert cutoff.cut(ranked).kept == 3
+    assert cutoff.largest_gap(ranked, reach=None).kept == 3 + len(near)
 
 
 def test_scores_at_another_level_are_cut_at_their_own_drop() -> None:
@@ -64,3 +79,5 @@ def test_bad_input_is_refused_with_the_reason() -> None:
         cutoff.cut([0.5, 0.4, 0.3], "elbow")
     with pytest.raises(ValueError, match="background scores"):
         cutoff.cut([0.5, 0.4, 0.3], "background")
+    with pytest.raises(ValueError, match="reach must be between 0 and 1, got 1.5"):
+        cutoff.largest_gap([0.5, 0.4, 0.3], reach=1.5)

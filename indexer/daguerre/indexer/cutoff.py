@@ -10,9 +10,13 @@ the score drops where they end.
 The methods (``benchmarks/search_cutoff.py`` measures them all, and picked ``gap`` as ``auto``):
 
 ``gap`` (``auto``)
-    The largest drop between two consecutive scores, looked for in the upper half of the ranking
-    (the matches of a query are a minority of what was ranked; the sparse bottom tail has large
-    gaps that mean nothing).
+    The largest drop between two consecutive scores, looked for among the scores that lie nearer
+    the best score than the ranking's median (:data:`GAP_REACH`): a match of a query scores closer
+    to its best match than to what it scores against a typical image. Below that, where the
+    related-but-wrong images thin out into the unrelated ones, gaps are wide because the scores
+    are sparse, not because relevance ends there: a window by rank (the upper half, which this
+    replaced) let such a gap win for a query with three matches over a long tier of near misses
+    (benchmarks/search_cutoff.py; docs/benchmarks.md).
 ``otsu``
     Otsu's split: the one threshold that makes the kept and the dropped scores each as tight as
     possible (two-class k-means in one dimension).
@@ -37,8 +41,9 @@ METHODS = ("gap", "otsu", "mixture", "background")
 AUTO = "gap"
 # Below this many ranked scores there is no distribution to read: everything is kept.
 MIN_SCORES = 3
-# ``gap`` looks for its drop in this leading fraction of the ranking.
-GAP_WINDOW = 0.5
+# ``gap`` looks for its drop among the scores within this fraction of the way from the best score
+# down to the ranking's median.
+GAP_REACH = 0.5
 # ``background`` keeps scores this many robust standard deviations above the background median.
 BACKGROUND_Z = 3.0
 
@@ -67,13 +72,21 @@ def _cut(s: np.ndarray, kept: int, method: str, reason: str) -> Cut:
     return Cut(kept, float(s[kept - 1]) if kept else None, method, reason)
 
 
-def largest_gap(scores: Sequence[float] | np.ndarray, *, window: float = GAP_WINDOW) -> Cut:
-    """Cut at the largest drop between consecutive scores among the first ``window`` of them."""
+def largest_gap(scores: Sequence[float] | np.ndarray, *, reach: float | None = GAP_REACH
+                ) -> Cut:
+    """Cut at the largest drop between consecutive scores that starts from a score within
+    ``reach`` of the way from the best score down to the median score (0: only below the best;
+    1: down to the median); ``reach=None`` looks over the whole ranking."""
     s = _checked(scores)
     n = len(s)
     if n < MIN_SCORES:
         return _cut(s, n, "gap", f"only {n} result{'s' * (n != 1)}: too few to find a drop")
-    gaps = (s[:-1] - s[1:])[:max(1, int(n * window))]
+    gaps = s[:-1] - s[1:]
+    if reach is not None:
+        if not 0.0 <= reach <= 1.0:
+            raise ValueError(f"reach must be between 0 and 1, got {reach}")
+        level = s[0] - reach * (s[0] - float(np.median(s)))
+        gaps = np.where(s[:-1] >= level, gaps, -np.inf)  # the best score is always within
     k = int(np.argmax(gaps)) + 1  # the first of equal gaps: the higher cut
     if gaps[k - 1] <= 0:
         return _cut(s, n, "gap", "every score is the same: nothing to cut")
