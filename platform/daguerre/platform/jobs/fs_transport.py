@@ -55,5 +55,16 @@ class Channel(filesystem.Channel):
         raise Empty()
 
 
+# Longest one wait for a message lasts. Celery's solo-pool loop waits 2 s per cycle and checks for
+# a shutdown only between cycles, once more after the one that saw it: a stopping worker took 4 s
+# to notice. With short waits it notices within about half a second.
+DRAIN_SLICE_SECONDS = 0.25
+
+
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    def drain_events(self, connection, timeout=None):  # noqa: ANN001, ANN201 - kombu's signature
+        if timeout is not None and timeout > DRAIN_SLICE_SECONDS:  # None: block, as asked
+            timeout = DRAIN_SLICE_SECONDS
+        return super().drain_events(connection, timeout=timeout)
