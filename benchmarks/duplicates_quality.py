@@ -18,21 +18,31 @@ components; kept here only for this comparison) and by the current one (the same
 each confirmed by the thumbnails' pixels, grouped around keepers), at the default radius and
 wider ones: recall of copies (a copy counts when it is in its original's group), by kind of
 copy; groups; wrong groups (holding two different pictures, originals or copies); candidate
-pairs; pixel checks;
-CPU seconds of the grouping.
+pairs from the hash and from embedding neighbours; pixel checks; CPU seconds of the grouping.
 
 Then, on the graphics' candidate pairs (pHash within 12 bits) between copies and their original
 and between different pictures: how many copies each second signal confirms at the strictest
 threshold that still confirms no different pair: difference, wavelet and colour hashes (the
 thumbnail's, by ``imagehash``) and the pixel check.
 
-``--clip`` adds two measurements with the shapes CLIP the tests train (trained once, about a
-minute, then cached): the embedding cosine of copies and of different graphics in those
-candidate pairs; and, on generated shapes, how far the ``similar`` tier's members sit from
-their keeper when groups are linked by chains (the old rule) and around keepers (the current).
+``--clip`` embeds every thumbnail of the three libraries with the shapes CLIP the tests train
+(trained once, about a minute, then cached; the only embedding there is offline) and adds:
+
+- rows of the current rule with embedding candidates as the service makes them: each image's
+  exact nearest neighbours (``SEARCH_K`` asked, as the store is), its first ``NEAR_NEIGHBOURS``
+  of other contents (``--neighbours`` for others) at ``NEAR_MIN_COSINE`` or more
+  (``neighbour_candidates``); then the same run again with the first run's pixel-check
+  verdicts kept, as the service keeps them;
+- the same on each library's originals alone (no copies at all), where every neighbour is a
+  different picture: what the embedding adds in pixel checks, and any group is wrong;
+- how far each copy the hash misses sits from its original in the embedding (its cosine, and
+  its rank among the neighbours of other contents);
+- the embedding cosine of copies and of different graphics in the graphics' candidate pairs;
+  and, on generated shapes, how far the ``similar`` tier's members sit from their keeper when
+  groups are linked by chains (the old rule) and around keepers (the current).
 
 Usage: python benchmarks/duplicates_quality.py [--families 80] [--photos 120] [--screens 60]
-       [--radii 8,12,16] [--clip]
+       [--radii 8,12,16] [--clip] [--neighbours 3,5]
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -57,6 +68,7 @@ from index_throughput import PHOTOS, _photo  # noqa: E402
 from daguerre.indexer import duplicates as dup  # noqa: E402
 from daguerre.indexer import near_copy  # noqa: E402
 from daguerre.indexer.decode import DecodeOptions, decode_bytes  # noqa: E402
+from daguerre.platform.services.duplicates import SEARCH_K  # noqa: E402
 from tests.support import simple_graphics as sg  # noqa: E402
 
 KINDS = ("resized", "jpeg", "cropped")
@@ -69,6 +81,7 @@ class Library:
     thumbnails: dict[int, bytes]
     original_of: dict[int, int]  # copy id -> original id
     kind_of: dict[int, str]  # copy id -> kind of copy
+    embeddings: np.ndarray | None = None  # (n, d) unit rows, row i for candidate id i (--clip)
 
 
 def _add(lib: Library, img: Image.Image, data: bytes, rng: np.random.Generator,
@@ -162,18 +175,6 @@ def old_near_groups(candidates: list[dup.Candidate], max_distance: int = 8) -> l
     return groups
 
 
-class CountingCompare:
-    """Counts the pixel checks near_groups makes."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self.inner = near_copy.compare
-
-    def __call__(self, a: near_copy.Layout, b: near_copy.Layout) -> near_copy.Comparison:
-        self.calls += 1
-        return self.inner(a, b)
-
-
 def score(lib: Library, groups: list[dup.Group]) -> dict[str, float]:
     group_of = {m: g for g in groups for m in g.members}
     found = {k: 0 for k in KINDS}
@@ -189,31 +190,115 @@ def score(lib: Library, groups: list[dup.Group]) -> dict[str, float]:
     return out
 
 
-def run_rules(lib: Library, radii: list[int]) -> list[str]:
+def neighbour_rows(lib: Library, ids: list[int]) -> list[tuple[int, list[int], list[float]]]:
+    """Each of ``ids``' exact nearest neighbours among ``ids`` (itself included), best first,
+    ties by id, ``SEARCH_K`` of them: what the service asks the vector store for."""
+    assert lib.embeddings is not None
+    emb = lib.embeddings[ids]
+    sims = emb @ emb.T
+    k = min(SEARCH_K, len(ids))
+    arr = np.asarray(ids)
     rows = []
-    bits = dup.phash_bits([c.phash for c in lib.candidates])
-    rules: list[tuple[str, int]] = [("before: pHash only, chained", dup.NEAR_MAX_DISTANCE)]
-    rules += [("after: pixel-checked, around keepers", r) for r in radii]
-    for rule, radius in rules:
-        counter = CountingCompare()
-        near_copy.compare = counter  # type: ignore[assignment]
-        try:
-            t0 = time.process_time()
-            if rule.startswith("before"):
-                groups = old_near_groups(lib.candidates, radius)
-            else:
-                groups = dup.near_groups(lib.candidates, radius,
-                                         thumbnails=lib.thumbnails.get)
-            cpu = time.process_time() - t0
-        finally:
-            near_copy.compare = counter.inner  # type: ignore[assignment]
-        s = score(lib, groups)
-        pairs = len(dup.hamming_pairs(bits, radius))
-        rows.append(f"| {lib.name} | {rule} | {radius} | {len(lib.candidates)} | "
-                    f"{s['recall']:.4f} | {s['recall resized']:.4f} | {s['recall jpeg']:.4f} | "
-                    f"{s['recall cropped']:.4f} | {s['groups']} | {s['wrong']} | {pairs} | "
-                    f"{counter.calls} | {cpu:.2f} |")
+    for r in range(len(ids)):
+        top = np.lexsort((arr, -sims[r]))[:k]
+        rows.append((ids[r], arr[top].tolist(), sims[r, top].tolist()))
     return rows
+
+
+def neighbour_pairs(lib: Library, ids: list[int], k: int) -> list[tuple[int, int, float]]:
+    content = {i: lib.candidates[i].sha256 for i in ids}
+    return dup.neighbour_candidates(neighbour_rows(lib, ids), content, k, dup.NEAR_MIN_COSINE)
+
+
+def timed(candidates: list[dup.Candidate], radius: int, lib: Library,
+          neighbours: list[tuple[int, int, float]] | None = None,
+          verdicts: dict[tuple[str, str], bool] | None = None
+          ) -> tuple[list[dup.Group], dup.NearStats, float]:
+    stats = dup.NearStats()
+    t0 = time.process_time()
+    groups = dup.near_groups(candidates, radius, thumbnails=lib.thumbnails.get,
+                             neighbours=neighbours or (), verdicts=verdicts, stats=stats)
+    return groups, stats, time.process_time() - t0
+
+
+def row(lib: Library, rule: str, radius: int, images: int, groups: list[dup.Group],
+        hash_pairs: int, neighbour_pairs: int | str, checks: int | str, cpu: float) -> str:
+    s = score(lib, groups)
+    return (f"| {lib.name} | {rule} | {radius} | {images} | "
+            f"{s['recall']:.4f} | {s['recall resized']:.4f} | {s['recall jpeg']:.4f} | "
+            f"{s['recall cropped']:.4f} | {s['groups']} | {s['wrong']} | {hash_pairs} | "
+            f"{neighbour_pairs} | {checks} | {cpu:.2f} |")
+
+
+def run_rules(lib: Library, radii: list[int], ks: list[int]) -> list[str]:
+    rows = []
+    n = len(lib.candidates)
+    bits = dup.phash_bits([c.phash for c in lib.candidates])
+    t0 = time.process_time()
+    groups = old_near_groups(lib.candidates, dup.NEAR_MAX_DISTANCE)
+    cpu = time.process_time() - t0
+    rows.append(row(lib, "before: pHash only, chained", dup.NEAR_MAX_DISTANCE, n, groups,
+                    len(dup.hamming_pairs(bits, dup.NEAR_MAX_DISTANCE)), "", 0, cpu))
+    for radius in radii:
+        groups, st, cpu = timed(lib.candidates, radius, lib)
+        rows.append(row(lib, "after: pixel-checked, around keepers", radius, n, groups,
+                        st.hash_pairs, "", st.checks, cpu))
+    if lib.embeddings is None:
+        return rows
+    everyone = [c.id for c in lib.candidates]
+    for k in ks:
+        pairs = neighbour_pairs(lib, everyone, k)
+        for radius in radii:
+            verdicts: dict[tuple[str, str], bool] = {}
+            groups, st, cpu = timed(lib.candidates, radius, lib, pairs, verdicts)
+            rule = f"after + embedding neighbours (k={k}, cos >= {dup.NEAR_MIN_COSINE})"
+            rows.append(row(lib, rule, radius, n, groups, st.hash_pairs, st.neighbour_pairs,
+                            st.checks, cpu))
+            again, st2, cpu2 = timed(lib.candidates, radius, lib, pairs, verdicts)
+            assert again == groups
+            rows.append(row(lib, "the same again, verdicts kept", radius, n, again,
+                            st2.hash_pairs, st2.neighbour_pairs,
+                            f"{st2.checks} ({st2.reused} kept)", cpu2))
+    return rows
+
+
+def originals_only(lib: Library, ks: list[int]) -> list[str]:
+    """The near tier on the library's originals alone: every group is wrong, and every
+    neighbour pair is a different picture for the pixel check to refuse."""
+    ids = [c.id for c in lib.candidates if c.id not in lib.original_of]
+    cands = [lib.candidates[i] for i in ids]
+    radius = dup.NEAR_MAX_DISTANCE
+    groups, st, cpu = timed(cands, radius, lib)
+    rows = [f"| {lib.name} | hash only | {len(ids)} | {len(groups)} | {st.hash_pairs} | | "
+            f"{st.checks} | {cpu:.2f} |"]
+    for k in ks:
+        groups, st, cpu = timed(cands, radius, lib, neighbour_pairs(lib, ids, k))
+        rows.append(f"| {lib.name} | + embedding neighbours (k={k}) | {len(ids)} | "
+                    f"{len(groups)} | {st.hash_pairs} | {st.neighbour_pairs} | {st.checks} | "
+                    f"{cpu:.2f} |")
+    return rows
+
+
+def hash_misses(lib: Library) -> list[str]:
+    """Each copy beyond the default radius: its hash distance, cosine and rank (among the
+    neighbours of other contents, either way round) to its original."""
+    assert lib.embeddings is not None
+    emb = lib.embeddings
+    out = []
+    for copy, orig in sorted(lib.original_of.items()):
+        a, b = lib.candidates[copy], lib.candidates[orig]
+        bits = (int(a.phash or "0", 16) ^ int(b.phash or "0", 16)).bit_count()
+        if bits <= dup.NEAR_MAX_DISTANCE:
+            continue
+        ranks = []
+        for q, t in ((copy, orig), (orig, copy)):
+            sims = emb @ emb[q]
+            others = [j for j in np.lexsort((np.arange(len(emb)), -sims)).tolist()
+                      if lib.candidates[j].sha256 != lib.candidates[q].sha256]
+            ranks.append(others.index(t) + 1)
+        out.append(f"| {lib.name} | {lib.kind_of[copy]} | {bits} | {float(emb[copy] @ emb[orig]):.3f} "
+                   f"| {min(ranks)} |")
+    return out
 
 
 def candidate_pairs(lib: Library, radius: int) -> tuple[list[tuple[int, int]],
@@ -270,22 +355,33 @@ def second_signals(lib: Library, radius: int) -> list[str]:
     return rows
 
 
-def clip_measurements(lib: Library, radius: int) -> list[str]:
-    """Cosines of the shapes CLIP: copies and different graphics among the candidate pairs;
-    then the similar tier's chains."""
+def shapes_clip() -> Any:
+    """The shapes CLIP the tests train (trained once, then cached)."""
     from daguerre.indexer.models import ClipSpec, load_clip
-    from tests.support.trained_clip import draw_shape, random_spec, trained_clip
+    from tests.support.trained_clip import trained_clip
 
     cfg, weights = trained_clip()
-    enc = load_clip(ClipSpec(str(cfg), str(weights)), "cpu")
+    return load_clip(ClipSpec(str(cfg), str(weights)), "cpu")
+
+
+def embed(lib: Library, enc: Any) -> None:
+    """Every thumbnail's embedding, as unit rows (the platform embeds the decoded image; the
+    thumbnail is what this benchmark keeps of it)."""
+    emb = enc.encode_images([Image.open(io.BytesIO(lib.thumbnails[c.id])).convert("RGB")
+                             for c in lib.candidates])
+    lib.embeddings = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+
+
+def clip_measurements(lib: Library, radius: int, enc: Any) -> list[str]:
+    """Cosines of the shapes CLIP: copies and different graphics among the candidate pairs;
+    then the similar tier's chains."""
+    from tests.support.trained_clip import draw_shape, random_spec
+
+    assert lib.embeddings is not None
     copies, different = candidate_pairs(lib, radius)
-    ids = sorted({k for p in copies + different for k in p})
-    emb = enc.encode_images([Image.open(io.BytesIO(lib.thumbnails[i])).convert("RGB")
-                             for i in ids])
-    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    row = {i: k for k, i in enumerate(ids)}
-    cos_c = np.array([emb[row[a]] @ emb[row[b]] for a, b in copies])
-    cos_d = np.array([emb[row[a]] @ emb[row[b]] for a, b in different])
+    emb = lib.embeddings
+    cos_c = np.array([emb[a] @ emb[b] for a, b in copies])
+    cos_d = np.array([emb[a] @ emb[b] for a, b in different])
     out = ["", f"Shapes CLIP cosine over the graphics' candidate pairs (pHash within {radius}):",
            "", "| pairs | n | min | 1st percentile | median |", "|---|---:|---:|---:|---:|",
            f"| copy and original | {len(cos_c)} | {cos_c.min():.3f} | "
@@ -335,8 +431,11 @@ def main() -> None:
                     help="pHash radii for the current rule, comma-separated")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--clip", action="store_true", help="add the shapes-CLIP measurements")
+    ap.add_argument("--neighbours", default=str(dup.NEAR_NEIGHBOURS),
+                    help="with --clip: embedding neighbours per image (k), comma-separated")
     args = ap.parse_args()
     radii = [int(r) for r in args.radii.split(",")]
+    ks = [int(k) for k in args.neighbours.split(",")]
 
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, "
           f"pixel check {near_copy.SIZE}px, crop <= {near_copy.MAX_CROP:.0%} a side, "
@@ -345,16 +444,47 @@ def main() -> None:
     graphics = graphics_library(args.families, args.per_family, args.seed)
     photos = photo_library(args.photos, args.seed)
     screens = screens_library(args.screens, args.seed)
+    libraries = (graphics, photos, screens)
     print(f"libraries generated and decoded in {time.perf_counter() - t0:.1f} s: "
           f"{len(graphics.candidates)} graphics, {len(photos.candidates)} photographs, "
           f"{len(screens.candidates)} screenshots (originals and three copies each)")
+    enc = None
+    if args.clip:
+        t0 = time.perf_counter()
+        enc = shapes_clip()
+        for lib in libraries:
+            embed(lib, enc)
+        print(f"shapes CLIP loaded and every thumbnail embedded in "
+              f"{time.perf_counter() - t0:.1f} s; neighbours: the first k of other contents "
+              f"among the {SEARCH_K} nearest, at a cosine of {dup.NEAR_MIN_COSINE} or more")
     print()
     print("| library | rule | radius (bits) | images | recall | resized | jpeg | cropped | "
-          "groups | wrong groups | candidate pairs | pixel checks | CPU s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for lib in (graphics, photos, screens):
-        for row in run_rules(lib, radii):
-            print(row)
+          "groups | wrong groups | hash pairs | neighbour pairs | pixel checks | CPU s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for lib in libraries:
+        for line in run_rules(lib, radii, ks):
+            print(line)
+    if args.clip:
+        print()
+        print(f"Originals only (no copies: every group is wrong), radius "
+              f"{dup.NEAR_MAX_DISTANCE}:")
+        print()
+        print("| library | candidates | images | groups (all wrong) | hash pairs | "
+              "neighbour pairs | pixel checks | CPU s |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+        for lib in libraries:
+            for line in originals_only(lib, ks):
+                print(line)
+        print()
+        print(f"Copies the hash misses (beyond {dup.NEAR_MAX_DISTANCE} bits) in the embedding: "
+              "cosine to the original, and rank among the neighbours of other contents "
+              "(the better of the two ways round)")
+        print()
+        print("| library | copy | hash distance | cosine | rank |")
+        print("|---|---|---:|---:|---:|")
+        for lib in libraries:
+            for line in hash_misses(lib):
+                print(line)
     print()
     print("Second signals on the graphics' candidate pairs (pHash within 12 bits): the share of "
           "copies confirmed at the strictest threshold that confirms no different pair")
@@ -362,10 +492,10 @@ def main() -> None:
     print("| signal | copy pairs | different pairs | copies confirmed | copies' 99th "
           "percentile | closest different pair |")
     print("|---|---:|---:|---:|---:|---:|")
-    for row in second_signals(graphics, 12):
-        print(row)
-    if args.clip:
-        for line in clip_measurements(graphics, 12):
+    for line in second_signals(graphics, 12):
+        print(line)
+    if enc is not None:
+        for line in clip_measurements(graphics, 12, enc):
             print(line)
 
 

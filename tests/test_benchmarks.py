@@ -37,6 +37,7 @@ RUNS = {
     "fewshot_tags": (["--per-class", "4", "--target-size", "30", "--positives", "5,10",
                       "--trials", "1", "--no-compare"], "precision@20"),
     "search_cutoff": (["--libraries", "1", "--per-pair-max", "6"], "best fixed"),
+    "near_neighbour_cost": (["--sizes", "500", "--repeat", "1"], "neighbour search"),
     "provenance_costs": (["--mib", "8", "--no-clip"], "model hash"),
     "vector_backends": (["--n", "3000", "--queries", "10", "--inserts", "100",
                          "--ef-sweep", "40"], "recall@10"),

@@ -2,21 +2,36 @@
 
 * ``exact``: byte-identical files (same SHA-256).
 * ``near``: the same picture stored differently: resized, re-compressed, slightly cropped or
-  re-encoded in another format. Candidates are pairs whose 64-bit perceptual hashes
-  (``imagehash.phash``: the sign pattern of the low DCT frequencies of a 32x32 grey thumbnail)
-  are within :data:`NEAR_MAX_DISTANCE` bits, which such edits barely change: half-size, JPEG
-  quality 60, WebP and resized-and-recompressed copies stay within 4 bits, 1-3 % crops mostly
-  within 8. A hash match alone is not enough: flat graphics (a background and a few shapes)
-  that differ by a shape's colour, outline or place often share their hash within a few bits.
-  So each candidate is confirmed by the pixels of both thumbnails
+  re-encoded in another format. Candidates come from two sources:
+
+  - pairs whose 64-bit perceptual hashes (``imagehash.phash``: the sign pattern of the low DCT
+    frequencies of a 32x32 grey thumbnail) are within :data:`NEAR_MAX_DISTANCE` bits, which
+    such edits barely change: half-size, JPEG quality 60, WebP and resized-and-recompressed
+    copies stay within 4 bits, 1-3 % crops mostly within 8. Repetitive textures (grass, brick)
+    are the hash's weak spot: a small crop can move it by 20 bits, and flat graphics with a
+    single shape sometimes move as far;
+  - when the caller has embeddings, each image's nearest neighbours (:data:`NEAR_NEIGHBOURS` of
+    other contents, :func:`neighbour_candidates`) at a cosine of at least
+    :data:`NEAR_MIN_COSINE`, which catch those crops: a crop changes what the picture shows by
+    a few percent, whatever it does to the hash's DCT signs.
+
+  A candidate alone is never enough: flat graphics (a background and a few shapes) that differ
+  by a shape's colour, outline or place often share their hash within a few bits, and an
+  embedding places different pictures of one thing close together. So each candidate, from
+  either source, is confirmed by the pixels of both thumbnails
   (:mod:`daguerre.indexer.near_copy`: aligned for a crop of up to 5 % a side, then compared),
   and groups form around a keeper, never by chaining: every member is a confirmed copy of the
-  keeper itself. Repetitive textures (grass, brick) are the weak spot of the hash: a small crop
-  can move it by 20 bits, and flat graphics with a single shape sometimes move as far.
+  keeper itself. The pixel check gives the precision; the two sources only decide which pairs
+  are looked at. The embedding offers pairs the hash keeps far apart, and so found the check's
+  blind spot: a shape within :data:`daguerre.indexer.near_copy.LEVELS` of its background (a dark
+  shape on a dark background matched any other there, or none), which the check now counts
+  apart as a faint difference (:data:`daguerre.indexer.near_copy.FAINT_LEVELS`).
 
-  Pairs within the cut-off come from an exact FAISS binary range search: about 2 s for 100k
-  images on two cores, minutes for a million (it is O(n^2) popcounts, in C++); the pixel check
-  costs about 4 ms a candidate pair, and reads only those candidates' thumbnails.
+  Hash pairs within the cut-off come from an exact FAISS binary range search: about 2 s for
+  100k images on two cores, minutes for a million (it is O(n^2) popcounts, in C++); the pixel
+  check costs about 4 ms a candidate pair, and reads only those candidates' thumbnails. A
+  caller that runs often can keep the checks' verdicts (``verdicts``: keyed by the two
+  contents' SHA-256s, which a verdict depends on alone) so a repeated run redoes none.
 * ``similar``: different pictures of the same thing (a burst, the same view on another day), found
   by embedding cosine similarity above a threshold. Near-duplicates are collapsed to their keeper
   first, so a similar group lists distinct pictures. Here too groups form around a keeper: linked
@@ -34,7 +49,7 @@ out. Finding the catalog rows, the thumbnails and the vector neighbours is the c
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +61,18 @@ from daguerre.indexer.near_copy import Layout
 Tier = Literal["exact", "near", "similar"]
 TIERS: tuple[Tier, ...] = ("exact", "near", "similar")
 NEAR_MAX_DISTANCE = 8  # bits of 64
+# Embedding neighbours as near candidates: each image's first NEAR_NEIGHBOURS neighbours of other
+# contents at a cosine of NEAR_MIN_COSINE or more. Measured (benchmarks/duplicates_quality.py
+# --clip: the tests' shapes CLIP on thumbnails): each crop the hash missed by 10-15 bits sat at a
+# cosine of 0.959 or more and within the first 3 neighbours of its original (the picture's other
+# copies take the places before it), so k = 3 finds them all; the one crop 22 bits away sat 44th
+# (cosine 0.877), out of reach of any small k. The pixel check gives the precision, so the cosine
+# only bounds the checks: 0.9 leaves room below the copies (1 % of the graphics' copies sit below
+# 0.94) for a model that spreads them more. k bounds them too: among pictures without copies,
+# k = 3 offered 1.2-2 new pairs an image and k = 5 1.5-3.2, and each pair is a check; k = 5 also
+# offered pairs that the check wrongly confirmed (see the module docstring).
+NEAR_MIN_COSINE = 0.9
+NEAR_NEIGHBOURS = 3
 SIMILAR_MIN_COSINE = 0.9
 
 
@@ -189,6 +216,16 @@ def around_keepers(order: Sequence[int],
     return groups
 
 
+@dataclass
+class NearStats:
+    """What one :func:`near_groups` run looked at (for benchmarks and logs)."""
+
+    hash_pairs: int = 0  # content pairs within the hash radius
+    neighbour_pairs: int = 0  # embedding pairs at or above the cosine that the hash did not offer
+    checks: int = 0  # pixel comparisons made
+    reused: int = 0  # verdicts taken from ``verdicts`` instead
+
+
 class _Layouts:
     """Thumbnails made comparable on demand, the most recent thousand kept (about 50 MB), so a
     library of millions never holds them all; keepers take their copies one after the other, so
@@ -207,25 +244,77 @@ class _Layouts:
                 return None
 
         self.get = lru_cache(maxsize=keep)(load)
+        # A kept verdict still needs both thumbnails there (an image whose thumbnail is gone is
+        # nobody's copy), which reading the bytes tells without decoding them.
+        self.present = lru_cache(maxsize=keep * 4)(lambda i: thumbnails(i) is not None)
+
+
+def neighbour_candidates(rows: Iterable[tuple[int, Sequence[int], Sequence[float]]],
+                         content: Mapping[int, str], k: int = NEAR_NEIGHBOURS,
+                         min_cosine: float = NEAR_MIN_COSINE) -> list[tuple[int, int, float]]:
+    """Near candidates (id, id, cosine) from nearest-neighbour lists.
+
+    ``rows`` holds, for each query image, its neighbours' ids and cosines, best first (the query
+    itself may be among them); ``content`` maps ids to their SHA-256. Each query keeps its first
+    ``k`` neighbours of another content (byte copies of itself, the exact tier's, would fill the
+    list otherwise; ids ``content`` lacks are skipped), and of those the ones at ``min_cosine``
+    or more.
+    """
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    out = []
+    for query, ids, scores in rows:
+        own = content.get(query)
+        taken = 0
+        for other, cos in zip(ids, scores, strict=True):
+            if taken >= k:
+                break
+            other = int(other)
+            sha = content.get(other)
+            if sha is None or sha == own:
+                continue
+            taken += 1
+            if cos >= min_cosine:
+                out.append((int(query), other, float(cos)))
+    return out
 
 
 def near_groups(candidates: Sequence[Candidate], max_distance: int = NEAR_MAX_DISTANCE, *,
-                thumbnails: Callable[[int], bytes | None] | None = None) -> list[Group]:
+                thumbnails: Callable[[int], bytes | None] | None = None,
+                neighbours: Iterable[tuple[int, int, float]] = (),
+                min_cosine: float = NEAR_MIN_COSINE,
+                verdicts: MutableMapping[tuple[str, str], bool] | None = None,
+                stats: NearStats | None = None) -> list[Group]:
     """Groups of the same picture stored differently, holding at least two different contents.
 
     A pair of contents is a candidate when their perceptual hashes are at most ``max_distance``
-    bits apart; given ``thumbnails`` (image id -> thumbnail bytes, None when there is none), a
-    candidate is a copy only when :func:`daguerre.indexer.near_copy.compare` finds the same
-    picture in both thumbnails, and an image without a thumbnail is nobody's copy. Without
-    ``thumbnails`` the hash alone decides (for callers that have no pixels).
+    bits apart, or when ``neighbours`` (id, id, cosine), e.g. from
+    :func:`neighbour_candidates`, offers it at ``min_cosine`` or more. Given ``thumbnails``
+    (image id -> thumbnail bytes, None when there is none), a candidate from either source is
+    a copy only when :func:`daguerre.indexer.near_copy.compare` finds the same picture in both
+    thumbnails, and an image without a thumbnail is nobody's copy. Without ``thumbnails`` the
+    hash alone decides (for callers that have no pixels), and ``neighbours`` are refused: an
+    embedding alone cannot tell a copy from a picture of the same thing. Images without a
+    perceptual hash take no part.
+
+    ``verdicts`` keeps the pixel checks' outcomes by the (keeper, copy) contents' SHA-256s, to
+    reuse on a later run with the same mapping; a kept verdict counts only while both
+    thumbnails are still there. ``stats``, when given, is filled in.
 
     Groups form around keepers (:func:`around_keepers`): every member is a copy of the group's
-    keeper itself, so pictures never join through a chain of look-alikes. ``distance`` is the
-    largest hash distance from the keeper to a member.
+    keeper itself, so pictures never join through a chain of look-alikes, whichever source
+    offered the pairs. ``distance`` is the largest perceptual-hash distance (bits) from the
+    keeper to a member, for a member the embedding offered too, so it reads the same whatever
+    the source: a member beyond ``max_distance`` came through its embedding.
     """
     _check(candidates)
     if not 0 <= max_distance <= 64:
         raise ValueError(f"max_distance must be between 0 and 64 bits, got {max_distance}")
+    offered = list(neighbours)
+    if offered and thumbnails is None:
+        raise ValueError("neighbours need thumbnails: an embedding pair is a candidate only, "
+                         "confirmed by the two thumbnails' pixels")
+    stats = stats if stats is not None else NearStats()
     # One node per content: byte-identical copies share their hash and are the exact tier's.
     contents: dict[str, list[Candidate]] = {}
     for c in candidates:
@@ -235,22 +324,45 @@ def near_groups(candidates: Sequence[Candidate], max_distance: int = NEAR_MAX_DI
     if len(reps) < 2:
         return []
     bits = phash_bits([cs[0].phash for cs in reps])  # type: ignore[misc]
-    near: dict[int, list[tuple[int, int]]] = {}
+    near: dict[int, dict[int, int]] = {}
     for i, j, d in hamming_pairs(bits, max_distance):
-        near.setdefault(i, []).append((j, d))
-        near.setdefault(j, []).append((i, d))
+        near.setdefault(i, {})[j] = d
+        near.setdefault(j, {})[i] = d
+    stats.hash_pairs = sum(map(len, near.values())) // 2
+    node_of = {c.id: k for k, cs in enumerate(reps) for c in cs}
+    hashes = [int(cs[0].phash, 16) for cs in reps]  # type: ignore[arg-type]
+    for a, b, cos in offered:
+        i, j = node_of.get(a), node_of.get(b)
+        if cos < min_cosine or i is None or j is None or i == j or j in near.get(i, {}):
+            continue
+        d = (hashes[i] ^ hashes[j]).bit_count()
+        near.setdefault(i, {})[j] = d
+        near.setdefault(j, {})[i] = d
+        stats.neighbour_pairs += 1
     layouts = _Layouts(thumbnails) if thumbnails is not None else None
+
+    def confirmed(keeper: int, node: int) -> bool:
+        assert layouts is not None
+        a_id, b_id = reps[keeper][0].id, reps[node][0].id
+        key = (reps[keeper][0].sha256, reps[node][0].sha256)
+        kept = verdicts.get(key) if verdicts is not None else None
+        if kept is not None:
+            stats.reused += 1
+            return kept and layouts.present(a_id) and layouts.present(b_id)
+        a, b = layouts.get(a_id), layouts.get(b_id)
+        if a is None or b is None:  # not kept: the thumbnail may come back
+            return False
+        stats.checks += 1
+        same = near_copy.compare(a, b).same
+        if verdicts is not None:
+            verdicts[key] = same
+        return same
 
     def copies_of(keeper: int, free: set[int]) -> list[tuple[int, float]]:
         out = []
-        for node, d in sorted(near.get(keeper, ())):
-            if node not in free:
-                continue
-            if layouts is not None:
-                a, b = layouts.get(reps[keeper][0].id), layouts.get(reps[node][0].id)
-                if a is None or b is None or not near_copy.compare(a, b).same:
-                    continue
-            out.append((node, float(d)))
+        for node, d in sorted(near.get(keeper, {}).items()):
+            if node in free and (layouts is None or confirmed(keeper, node)):
+                out.append((node, float(d)))
         return out
 
     groups = []
@@ -347,7 +459,11 @@ def find_groups(candidates: Sequence[Candidate], *, tiers: Sequence[Tier] = TIER
                 near_max_distance: int = NEAR_MAX_DISTANCE,
                 similar_min_cosine: float = SIMILAR_MIN_COSINE,
                 thumbnails: Callable[[int], bytes | None] | None = None,
-                vector_lookup: Callable[[Sequence[int]], Mapping[int, np.ndarray]] | None = None
+                vector_lookup: Callable[[Sequence[int]], Mapping[int, np.ndarray]] | None = None,
+                near_neighbours: Iterable[tuple[int, int, float]] = (),
+                near_min_cosine: float = NEAR_MIN_COSINE,
+                verdicts: MutableMapping[tuple[str, str], bool] | None = None,
+                near_stats: NearStats | None = None
                 ) -> list[Group]:
     """Every group of the requested tiers, exact first, then near, then similar.
 
@@ -355,13 +471,20 @@ def find_groups(candidates: Sequence[Candidate], *, tiers: Sequence[Tier] = TIER
     ``similar_pairs`` as (id, id, cosine) — e.g. from a vector index's nearest neighbours, which
     scales to large libraries — with ``vector_lookup`` (ids -> {id: embedding}) to check each
     member against its keeper exactly. ``thumbnails`` (id -> thumbnail bytes or None) confirms
-    near copies by their pixels (:func:`near_groups`).
+    near copies by their pixels; ``near_neighbours`` (id, id, cosine) adds embedding candidates
+    to the hash's, kept at ``near_min_cosine`` or more; ``verdicts`` and ``near_stats`` are
+    :func:`near_groups`'. The near tier is also worked out when only the similar tier is asked
+    for, since near copies are collapsed before similar pictures are grouped.
     """
     unknown = [t for t in tiers if t not in TIERS]
     if unknown:
         raise ValueError(f"unknown tier {unknown[0]!r}; tiers are {', '.join(TIERS)}")
     exact = exact_groups(candidates)
-    near = near_groups(candidates, near_max_distance, thumbnails=thumbnails)
+    near: list[Group] = []
+    if "near" in tiers or "similar" in tiers:
+        near = near_groups(candidates, near_max_distance, thumbnails=thumbnails,
+                           neighbours=near_neighbours, min_cosine=near_min_cosine,
+                           verdicts=verdicts, stats=near_stats)
     out: list[Group] = []
     if "exact" in tiers:
         out += exact

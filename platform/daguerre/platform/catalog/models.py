@@ -273,6 +273,22 @@ class TagClassifier(Base):
     trained_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class NearCopyVerdict(Base):
+    """Whether two contents are one picture, as the near-duplicate tier's pixel check found on
+    their thumbnails (:mod:`daguerre.indexer.near_copy`). Kept so that the check runs once per
+    pair, not on every duplicates run (the dashboard's page and each resolve run one). Keyed by
+    content, whose pixels never change, and by all the verdict depends on besides: the thumbnail
+    size and the check's version; a row of another size or version is never read."""
+
+    __tablename__ = "near_copy_verdicts"
+
+    keeper_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    copy_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thumbnail_size: Mapped[int] = mapped_column(Integer, primary_key=True)
+    check_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    same: Mapped[bool] = mapped_column(Boolean)
+
+
 class Collection(Base):
     __tablename__ = "collections"
 
